@@ -1,0 +1,158 @@
+"""Datafits: value, gradient, convex conjugate (for dual bounds) and a CVXPY expression.
+
+All losses are *sums* over samples (SPEC.md §0.4). Predictions ``P`` and targets ``Y`` have the
+same shape, ``(n,)`` or ``(n, c)``.
+
+Dual convention (SPEC.md §0.4): the Lagrangian term is ``lambda^T (yhat - f(X))`` and the dual
+objective is ``-loss*(-lambda)``; at an optimum ``lambda* = -grad loss(yhat*)``.
+
+=============  ==========================================  ====================================
+loss           ``-loss*(-lam)`` (dual value)               domain of ``lam``
+=============  ==========================================  ====================================
+squared        ``<lam, y> - ||lam||^2 / 2``                 everything
+logistic       ``sum_i H_b(lam_i y_i)``                     ``0 <= lam_i y_i <= 1``
+cross-entropy  ``sum_i H(Y_i - Lam_i)``                     ``Y_i - Lam_i`` in the simplex
+=============  ==========================================  ====================================
+
+Each domain is convex and contains ``0``, so a dual point scaled by ``s in [0, 1]`` stays in it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, log_softmax, logsumexp, softmax, xlogy
+
+__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "CrossEntropyLoss", "get_loss"]
+
+
+class Loss:
+    """Interface of a datafit ``loss(P, Y)`` summed over samples."""
+
+    name: str = "loss"
+
+    def value(self, P: np.ndarray, Y: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def gradient(self, P: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Gradient of ``value`` with respect to the predictions ``P``."""
+        raise NotImplementedError
+
+    def dual_value(self, lam: np.ndarray, Y: np.ndarray) -> float:
+        """``-loss*(-lam)``; ``-inf`` outside the domain."""
+        raise NotImplementedError
+
+    def dual_point(self, P: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """The dual point ``-grad loss(P)`` matched to the predictions ``P``."""
+        return -self.gradient(P, Y)
+
+    def cvxpy_expression(self, P, Y: np.ndarray):
+        """A CVXPY expression of the loss for a CVXPY expression ``P``."""
+        raise NotImplementedError
+
+    def smoothness(self) -> float:
+        """Lipschitz constant of the gradient with respect to ``P`` (for step sizes)."""
+        raise NotImplementedError
+
+
+class SquaredLoss(Loss):
+    """``loss(P, Y) = ||P - Y||_F^2 / 2``."""
+
+    name = "squared"
+
+    def value(self, P, Y):
+        return 0.5 * float(np.sum((P - Y) ** 2))
+
+    def gradient(self, P, Y):
+        return P - Y
+
+    def dual_value(self, lam, Y):
+        return float(np.sum(lam * Y) - 0.5 * np.sum(lam**2))
+
+    def cvxpy_expression(self, P, Y):
+        import cvxpy as cp
+
+        return 0.5 * cp.sum_squares(P - Y)
+
+    def smoothness(self):
+        return 1.0
+
+
+def _binary_entropy(q: np.ndarray) -> np.ndarray:
+    return -xlogy(q, q) - xlogy(1.0 - q, 1.0 - q)
+
+
+class LogisticLoss(Loss):
+    """``loss(p, y) = sum_i log(1 + exp(-y_i p_i))`` with labels ``y_i`` in ``{-1, +1}``."""
+
+    name = "logistic"
+    _tol = 1e-12
+
+    def value(self, P, Y):
+        return float(np.sum(np.logaddexp(0.0, -Y * P)))
+
+    def gradient(self, P, Y):
+        return -Y * expit(-Y * P)
+
+    def dual_value(self, lam, Y):
+        q = lam * Y
+        if np.any(q < -self._tol) or np.any(q > 1.0 + self._tol):
+            return -np.inf
+        return float(np.sum(_binary_entropy(np.clip(q, 0.0, 1.0))))
+
+    def cvxpy_expression(self, P, Y):
+        import cvxpy as cp
+
+        return cp.sum(cp.logistic(-cp.multiply(Y, P)))
+
+    def smoothness(self):
+        return 0.25
+
+
+class CrossEntropyLoss(Loss):
+    """Softmax cross-entropy ``sum_i [logsumexp(P_i) - <Y_i, P_i>]`` with one-hot rows ``Y_i``."""
+
+    name = "cross_entropy"
+    _tol = 1e-12
+
+    def value(self, P, Y):
+        return float(np.sum(logsumexp(P, axis=1) - np.sum(Y * P, axis=1)))
+
+    def gradient(self, P, Y):
+        return softmax(P, axis=1) - Y
+
+    def dual_value(self, lam, Y):
+        Q = Y - lam
+        if np.any(Q < -self._tol) or np.any(np.abs(Q.sum(axis=1) - 1.0) > 1e-9):
+            return -np.inf
+        Q = np.clip(Q, 0.0, 1.0)
+        return float(-np.sum(xlogy(Q, Q)))
+
+    def cvxpy_expression(self, P, Y):
+        import cvxpy as cp
+
+        return cp.sum(cp.log_sum_exp(P, axis=1)) - cp.sum(cp.multiply(Y, P))
+
+    def smoothness(self):
+        return 0.5
+
+    @staticmethod
+    def log_proba(P):
+        return log_softmax(P, axis=1)
+
+
+_LOSSES = {
+    "squared": SquaredLoss,
+    "logistic": LogisticLoss,
+    "cross_entropy": CrossEntropyLoss,
+}
+
+
+def get_loss(loss) -> Loss:
+    """Return a :class:`Loss` from a name (``"squared"``, ``"logistic"``, ``"cross_entropy"``)."""
+    if isinstance(loss, Loss):
+        return loss
+    if not isinstance(loss, str):
+        raise TypeError(f"loss must be a string or a Loss, got {type(loss).__name__}.")
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {loss!r}.")
+    return _LOSSES[loss]()
