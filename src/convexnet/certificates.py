@@ -1,0 +1,212 @@
+"""Dual-feasible points, lower bounds and duality gaps (SPEC.md §1.5).
+
+The dual of two-layer ReLU training with weight decay is ([PE20]; SPEC.md §1.5)::
+
+    d* = max_lam  -loss*(-lam)   s.t.  kappa(lam) := max_{||u|| <= 1} |lam^T (X u)_+| <= alpha
+
+(one constraint per output column for decoupled vector outputs). Weak duality gives
+``J(theta) >= -loss*(-lam)`` for every network ``theta`` and every feasible ``lam``. A certificate:
+
+1. takes the predictions ``yhat`` of a network and ``lam = -grad loss(yhat)``;
+2. computes a bound ``kbar >= kappa(lam)``, per pattern
+   ``kappa_i^+- = ||Proj_{K_i}(+- X^T D_i lam)||`` (exact, cone ``K_i``), or
+   ``||X^T D_i lam||`` (gated), or the coarse pattern-free bound
+   ``max(sum_i (lam_i)_+ ||x_i||, sum_i (lam_i)_- ||x_i||)``;
+3. rescales ``lam_bar = lam * min(1, alpha / kbar)``, which stays feasible, and reports the gap
+   ``J(theta) - (-loss*(-lam_bar)) >= 0``.
+
+The lower bound holds against every network of any width when ``kbar`` bounds ``kappa`` over all
+of ``R^d`` (patterns enumerated completely, or the coarse bound); with sampled patterns it holds
+only against networks whose neurons use the given patterns. Every certificate says which.
+
+For the minimum-norm interpolation problem the dual is ``max lam^T y s.t. kappa(lam) <= 1`` and
+``lam / kbar`` is feasible for any ``lam``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import nnls
+
+__all__ = [
+    "Certificate",
+    "cone_projection_norm",
+    "relu_kappa",
+    "gated_kappa",
+    "coarse_kappa",
+    "certify_two_layer",
+    "SCOPE_ALL",
+    "SCOPE_PATTERNS",
+]
+
+SCOPE_ALL = "all networks of any width"
+SCOPE_PATTERNS = "networks whose neurons use the given activation patterns"
+SCOPE_ALL_GATED = "all gated networks of any width and any gates"
+SCOPE_PATTERNS_GATED = "gated networks with the given gates"
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A checked lower bound on the training objective.
+
+    Attributes
+    ----------
+    primal : float
+        Objective ``J`` of the network being certified.
+    dual : float
+        ``-loss*(-lam_bar)`` at a dual point checked to be feasible: a lower bound on ``J`` over
+        every network in ``scope``.
+    gap, relative_gap : float
+        ``primal - dual`` and ``gap / max(|primal|, tiny)``.
+    scope : str
+        Which networks the bound holds against.
+    kappa : float
+        The bound ``kbar`` on the dual constraint of the unscaled dual point.
+    method : str
+        ``"exact"`` (cones), ``"gated"`` or ``"coarse"``.
+    global_dual : float
+        The coarse, pattern-free lower bound: valid against every network of any width, always.
+    dual_point : ndarray
+        ``lam_bar``, shape (n, c).
+    """
+
+    primal: float
+    dual: float
+    gap: float
+    relative_gap: float
+    scope: str
+    kappa: float
+    method: str
+    global_dual: float
+    dual_point: np.ndarray
+
+    @property
+    def is_global(self) -> bool:
+        return self.scope in (SCOPE_ALL, SCOPE_ALL_GATED)
+
+    def summary(self) -> str:
+        return (
+            f"objective {self.primal:.10g}, dual bound {self.dual:.10g}, gap {self.gap:.3g} "
+            f"(relative {self.relative_gap:.3g}), valid against {self.scope}"
+        )
+
+
+def cone_projection_norm(A: np.ndarray, z: np.ndarray) -> float:
+    """``||Proj_K(z)||`` for the polyhedral cone ``K = {u : A u >= 0}``.
+
+    By Moreau's decomposition ``z = Proj_K(z) + Proj_{K°}(z)`` with the polar cone
+    ``K° = {-A^T mu : mu >= 0}``; the polar part solves the non-negative least-squares problem
+    ``min_{mu >= 0} ||A^T mu + z||``. Equals ``max_{u in K, ||u|| <= 1} z^T u``.
+    """
+    if not np.any(z):
+        return 0.0
+    mu, _ = nnls(A.T, -z, maxiter=50 * A.shape[0] + 100)
+    return float(np.linalg.norm(z + A.T @ mu))
+
+
+def relu_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Per output column, ``max_i max_+- ||Proj_{K_i}(+- X^T D_i lam_k)||`` over the patterns D.
+
+    With a complete set of patterns this is exactly ``kappa(lam_k)``; otherwise it is the dual
+    constraint of the program restricted to these patterns.
+    """
+    lam = lam.reshape(X.shape[0], -1)
+    out = np.zeros(lam.shape[1])
+    Df = D.astype(float)
+    for i in range(D.shape[1]):
+        A = (2.0 * Df[:, i] - 1.0)[:, None] * X
+        Z = X.T @ (Df[:, i][:, None] * lam)  # (d, c)
+        # Cheap upper bound first: the projection is never longer than the vector itself.
+        norms = np.linalg.norm(Z, axis=0)
+        for k in range(lam.shape[1]):
+            if norms[k] <= out[k]:
+                continue
+            for sign in (1.0, -1.0):
+                out[k] = max(out[k], cone_projection_norm(A, sign * Z[:, k]))
+    return out
+
+
+def gated_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Per output column, ``max_i ||X^T D_i lam_k||`` (the gated dual constraint)."""
+    lam = lam.reshape(X.shape[0], -1)
+    G = np.einsum("nd,np,nc->pdc", X, D.astype(float), lam)
+    return np.linalg.norm(G, axis=1).max(axis=0) if D.shape[1] else np.zeros(lam.shape[1])
+
+
+def coarse_kappa(X: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Pattern-free bound ``max(sum (lam)_+ ||x_i||, sum (lam)_- ||x_i||) >= kappa(lam)``.
+
+    Valid for ReLU and gated networks alike: ``|lam^T D X u| <= sum_{i in D} |lam_i| ||x_i||`` for
+    unit ``u``, and a ReLU pattern's positive part only collects one sign of ``lam``.
+    """
+    lam = lam.reshape(X.shape[0], -1)
+    r = np.linalg.norm(X, axis=1)[:, None]
+    return np.maximum((np.maximum(lam, 0) * r).sum(0), (np.maximum(-lam, 0) * r).sum(0))
+
+
+def _scale(kbar: float, alpha: float) -> float:
+    return 1.0 if kbar <= alpha else alpha / kbar
+
+
+def certify_two_layer(
+    X: np.ndarray,
+    Y: np.ndarray,
+    D: np.ndarray,
+    loss,
+    alpha: float,
+    predictions: np.ndarray,
+    primal: float,
+    *,
+    gated: bool = False,
+    complete: bool = False,
+    interpolate: bool = False,
+    equality_dual: np.ndarray | None = None,
+) -> Certificate:
+    """Certify a two-layer network whose outputs on X are ``predictions`` and objective ``primal``.
+
+    The dual point is ``-grad loss(predictions)`` (or the solver's equality multiplier for the
+    interpolation form); its feasibility is *checked* per pattern, never assumed.
+    """
+    Y2 = Y.reshape(X.shape[0], -1)
+    if interpolate:
+        if equality_dual is None:
+            raise ValueError("the interpolation certificate needs the equality multipliers.")
+        lam = equality_dual.reshape(Y2.shape)
+        lam = lam if float(np.sum(lam * Y2)) >= 0 else -lam
+    else:
+        lam = loss.dual_point(predictions.reshape(Y2.shape), Y2)
+    if gated:
+        kappa = gated_kappa(X, D, lam)
+        method = "gated"
+    else:
+        kappa = relu_kappa(X, D, lam)
+        method = "exact"
+    kbar = float(kappa.max(initial=0.0))
+    kcoarse = float(coarse_kappa(X, lam).max(initial=0.0))
+    bound = 1.0 if interpolate else alpha
+    if interpolate:
+        dual = float(np.sum(lam * Y2)) / kbar if kbar > 0 else -np.inf
+        global_dual = float(np.sum(lam * Y2)) / kcoarse if kcoarse > 0 else -np.inf
+        lam_bar = lam / kbar if kbar > 0 else lam
+    else:
+        lam_bar = lam * _scale(kbar, bound)
+        dual = loss.dual_value(lam_bar, Y2)
+        global_dual = loss.dual_value(lam * _scale(kcoarse, bound), Y2)
+    if gated:
+        scope = SCOPE_ALL_GATED if complete else SCOPE_PATTERNS_GATED
+    else:
+        scope = SCOPE_ALL if complete else SCOPE_PATTERNS
+    gap = float(primal - dual)
+    return Certificate(
+        primal=float(primal),
+        dual=dual,
+        gap=gap,
+        relative_gap=gap / max(abs(float(primal)), 1e-300),
+        scope=scope,
+        kappa=kbar,
+        method=method,
+        global_dual=global_dual,
+        dual_point=lam_bar,
+    )
