@@ -8,6 +8,7 @@ the program; the fast first-order solvers are a separate module.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -117,7 +118,10 @@ def solve_two_layer_conic(
     problem = cp.Problem(objective, constraints)
     start = time.perf_counter()
     try:
-        problem.solve(solver=name, verbose=verbose, **_solver_options(name, tol, max_iter))
+        with warnings.catch_warnings():
+            # CVXPY's "solution may be inaccurate": our status and certificate report it.
+            warnings.simplefilter("ignore", UserWarning)
+            problem.solve(solver=name, verbose=verbose, **_solver_options(name, tol, max_iter))
         status = map_status(problem.status)
     except cp.SolverError as exc:
         status = "failed"

@@ -1,0 +1,302 @@
+"""scikit-learn estimators for two-layer ReLU networks trained to a certified global optimum."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from convexnet._validation import check_nonnegative, check_positive, check_positive_int
+from convexnet.losses import CrossEntropyLoss, LogisticLoss, SquaredLoss
+from convexnet.networks import two_layer_module
+from convexnet.solvers.conic import resolve_solver
+from convexnet.training import choose_patterns, train_two_layer
+
+__all__ = ["ConvexReLURegressor", "ConvexReLUClassifier"]
+
+_OBJECTIVE_DOC = """
+    The network and the objective every reported number refers to::
+
+        f(x) = sum_j (x^T w_j + b_j)_+ a_j                 a_j in R (R^c for c outputs)
+        J    = sum_i loss(f(x_i), y_i) + (alpha / 2) * sum_j (||w_j||^2 + b_j^2 + ||a_j||^2)
+
+    Sums over samples, not means (a mean-loss ``alpha_mean`` is ``alpha = n * alpha_mean``). With
+    ``fit_intercept=True`` the bias ``b_j`` is a constant input feature and is regularised with the
+    weights; there is no output bias. Each output has its own neurons over shared activation
+    patterns (decoupled outputs): the coupled vector-output problem is a copositive program
+    [SEPP21], NP-hard in general, so it is not solved here.
+
+    ``fit`` solves the exact convex reformulation ([PE20] eq. (8), the group lasso over activation
+    patterns ``D_i`` with cone constraints ``(2 D_i - I) X v_i >= 0``), maps its solution to the
+    network weights ``w = v / sqrt(||v||)``, ``a = +- sqrt(||v||)``, and certifies it with a checked
+    dual-feasible point. With ``gated=True`` it trains the gated ReLU network
+    ``sum_j 1[x^T g_j >= 0] (x^T w_j) a_j`` with fixed gates ``g_j`` instead (the same program
+    without cones).
+"""
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Weight-decay strength (non-negative), in the sum-of-losses scaling above.
+    activation_patterns : {"auto", "enumerate", "sample"} or int, default="auto"
+        ``"enumerate"``: every activation pattern of the data (the certificate then holds against
+        every network of any width); ``"sample"`` or an int ``k``: ``k`` Gaussian gates (100 for
+        ``"sample"``), de-duplicated (the certificate then holds against networks using those
+        patterns only); ``"auto"``: enumerate when there are at most 512, else sample 100.
+    gated : bool, default=False
+        Train the gated ReLU network (fixed gates) instead of the ReLU network.
+    fit_intercept : bool, default=True
+        Append a constant feature, so each neuron has a (regularised) bias.
+    solver : str, default="auto"
+        ``"auto"`` (Clarabel through CVXPY) or the name of any installed CVXPY conic solver.
+    tol : float, default=1e-6
+        Target relative duality gap of the certificate.
+    max_iter : int, default=200
+        Iteration limit of the interior-point solver (SCS, the fallback of ``"auto"``, gets
+        ``100 * max_iter``).
+    random_state : int, RandomState or None, default=None
+        Seed of pattern sampling.
+    verbose : bool, default=False
+        Print the program's size and the solver's log.
+"""
+
+_ATTRS_DOC = """
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        ``[W1 (n_features, n_neurons), W2 (n_neurons,) or (n_neurons, n_outputs)]``.
+    intercepts_ : list of ndarray
+        ``[b1 (n_neurons,), zeros (n_outputs,)]`` (no output bias).
+    objective_ : float
+        ``J`` of the returned network on the training data.
+    dual_objective_ : float
+        A lower bound on ``J`` from a dual point whose feasibility was checked.
+    duality_gap_ : float
+        ``objective_ - dual_objective_`` (``relative_duality_gap_`` divides by ``objective_``).
+    certificate_ : Certificate
+        The full certificate, including its ``scope``: which networks the bound holds against.
+    patterns_complete_ : bool
+        Whether every activation pattern was used (the bound then holds for any network).
+    n_neurons_, n_patterns_ : int
+    status_ : str
+        ``"optimal"`` (certified relative gap <= tol) or ``"inaccurate"`` (with a warning).
+    solver_, solver_status_, n_iter_ :
+        The solver that produced the solution, its own status and its iteration count.
+    fit_time_ : float
+        Seconds spent in ``fit``.
+"""
+
+
+class _ConvexTwoLayer(BaseEstimator):
+    def __init__(
+        self,
+        alpha=1.0,
+        *,
+        activation_patterns="auto",
+        gated=False,
+        fit_intercept=True,
+        solver="auto",
+        tol=1e-6,
+        max_iter=200,
+        random_state=None,
+        verbose=False,
+    ):
+        self.alpha = alpha
+        self.activation_patterns = activation_patterns
+        self.gated = gated
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ helpers
+    def _augment(self, X):
+        if self.fit_intercept:
+            return np.hstack([X, np.ones((X.shape[0], 1))])
+        return X
+
+    def _check_params(self):
+        alpha = check_nonnegative(self.alpha, "alpha")
+        if alpha == 0:
+            raise ValueError("alpha must be positive for training (alpha=0 has no minimiser).")
+        check_positive(self.tol, "tol")
+        check_positive_int(self.max_iter, "max_iter")
+        resolve_solver(self.solver)
+        if not isinstance(self.gated, bool | np.bool_):
+            raise TypeError(f"gated must be a bool, got {type(self.gated).__name__}.")
+        return alpha
+
+    def _fit_arrays(self, X, Y, loss):
+        alpha = self._check_params()
+        start = time.perf_counter()
+        Xa = self._augment(X)
+        patterns = choose_patterns(Xa, self.activation_patterns, self.random_state)
+        fit = train_two_layer(
+            Xa,
+            Y,
+            loss,
+            alpha,
+            patterns,
+            gated=bool(self.gated),
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+        )
+        net = fit.network
+        d = X.shape[1]
+        W1 = net.W1[:d]
+        b1 = net.W1[d] if self.fit_intercept else np.zeros(net.n_neurons)
+        W2 = net.W2[:, 0] if net.W2.shape[1] == 1 else net.W2
+        self.coefs_ = [W1, W2]
+        self.intercepts_ = [b1, np.zeros(net.W2.shape[1])]
+        self.gates_ = None if net.gates is None else net.gates
+        self.network_ = net
+        self.objective_ = fit.objective
+        self.certificate_ = fit.certificate
+        self.dual_objective_ = fit.certificate.dual
+        self.duality_gap_ = fit.certificate.gap
+        self.relative_duality_gap_ = fit.certificate.relative_gap
+        self.patterns_complete_ = bool(fit.patterns.is_complete)
+        self.n_patterns_ = fit.program.n_patterns
+        self.n_neurons_ = net.n_neurons
+        self.status_ = fit.status
+        self.solver_status_ = fit.solution.status
+        self.solver_ = fit.solution.solver
+        self.n_iter_ = int(fit.solution.iterations or 1)
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def _decision(self, X):
+        check_is_fitted(self, "network_")
+        X = validate_data(self, X, reset=False)
+        return self.network_.predict(self._augment(X))
+
+    def to_torch(self):
+        """A ``torch.nn.Module`` (float64) whose output equals ``decision_function``/``predict``.
+
+        For classifiers the module returns logits (one column for binary problems).
+        """
+        check_is_fitted(self, "network_")
+        net = self.network_
+        d = self.n_features_in_
+        W1 = net.W1[:d]
+        b1 = net.W1[d] if self.fit_intercept else np.zeros(net.n_neurons)
+        gates = gate_bias = None
+        if net.gates is not None:
+            gates = net.gates[:d]
+            gate_bias = net.gates[d] if self.fit_intercept else np.zeros(net.n_neurons)
+        return two_layer_module(W1, b1, net.W2, gates, gate_bias)
+
+
+class ConvexReLURegressor(RegressorMixin, _ConvexTwoLayer):
+    __doc__ = (
+        """Two-layer ReLU regression network trained to a certified global optimum.
+
+    ``loss(p, y) = (p - y)^2 / 2``, summed over samples and outputs.
+"""
+        + _OBJECTIVE_DOC
+        + _PARAMS_DOC
+        + _ATTRS_DOC
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from convexnet import ConvexReLURegressor
+    >>> X, y = make_regression(n_samples=40, n_features=2, noise=1.0, random_state=0)
+    >>> model = ConvexReLURegressor(alpha=1.0).fit(X, y / y.std())
+    >>> model.relative_duality_gap_ < 1e-6
+    True
+"""
+    )
+
+    def fit(self, X, y):
+        """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples[, n_outputs])."""
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
+        self._y_1d = y.ndim == 1
+        Y = y.reshape(len(y), -1).astype(np.float64)
+        return self._fit_arrays(X, Y, SquaredLoss())
+
+    def predict(self, X):
+        """Network output, (n_samples,) for a 1-D target, else (n_samples, n_outputs)."""
+        out = self._decision(X)
+        return out[:, 0] if self._y_1d else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class ConvexReLUClassifier(ClassifierMixin, _ConvexTwoLayer):
+    __doc__ = (
+        """Two-layer ReLU classification network trained to a certified global optimum.
+
+    Two classes: one output with the logistic loss ``log(1 + exp(-y p))``, labels mapped to
+    ``y in {-1, +1}`` (``classes_[1]`` is ``+1``). More classes: one output per class with the
+    softmax cross-entropy loss.
+"""
+        + _OBJECTIVE_DOC
+        + _PARAMS_DOC
+        + _ATTRS_DOC
+        + """
+    classes_ : ndarray
+        The class labels.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from convexnet import ConvexReLUClassifier
+    >>> X, y = make_moons(n_samples=40, noise=0.1, random_state=0)
+    >>> clf = ConvexReLUClassifier(alpha=0.1).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+"""
+    )
+
+    def fit(self, X, y):
+        """Train on ``X`` (n_samples, n_features) and class labels ``y`` (n_samples,)."""
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self._encoder = LabelEncoder().fit(y)
+        self.classes_ = self._encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two."
+            )
+        codes = self._encoder.transform(y)
+        if len(self.classes_) == 2:
+            Y = (2.0 * codes - 1.0)[:, None]
+            loss = LogisticLoss()
+        else:
+            Y = np.eye(len(self.classes_))[codes]
+            loss = CrossEntropyLoss()
+        return self._fit_arrays(X, Y, loss)
+
+    def decision_function(self, X):
+        """Logits: (n_samples,) for two classes, else (n_samples, n_classes)."""
+        out = self._decision(X)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def predict_proba(self, X):
+        """Class probabilities (sigmoid or softmax of the logits), (n_samples, n_classes)."""
+        scores = self._decision(X)
+        if scores.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+            return np.column_stack([1.0 - p, p])
+        scores = scores - scores.max(axis=1, keepdims=True)
+        e = np.exp(scores)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Predicted class labels."""
+        scores = self._decision(X)
+        codes = (scores[:, 0] > 0).astype(int) if scores.shape[1] == 1 else scores.argmax(1)
+        return self.classes_[codes]
