@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--target", metavar="COLUMN", help="target column of --data")
     fit.add_argument("--task", choices=("auto", "regression", "classification"), default="auto")
     fit.add_argument("--model", choices=("two-layer",), default="two-layer")
-    fit.add_argument("--alpha", type=float, default=1.0, help="weight decay (sum scaling)")
+    fit.add_argument("--alpha", type=float, default=10.0, help="weight decay (sum scaling)")
     fit.add_argument(
         "--patterns",
         type=_parse_patterns,
