@@ -3,6 +3,7 @@
 import cvxpy as cp
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from convexnet.deep_linear import (
     DeepLinearRegressor,
@@ -20,6 +21,13 @@ from convexnet.deep_linear import (
 )
 
 DEPTHS = [2, 3, 4, 5, 6]
+
+
+@pytest.fixture(autouse=True)
+def _single_blas_thread():
+    """Tiny matrices: multi-threaded BLAS only adds contention (10x slower on a busy machine)."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 def _orth(rng, n, k):

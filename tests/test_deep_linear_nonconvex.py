@@ -9,6 +9,7 @@ beaten: no feasible start may end below the closed form, and the best start must
 import numpy as np
 import pytest
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from convexnet.deep_linear import (
     DeepLinearRegressor,
@@ -19,6 +20,13 @@ from convexnet.deep_linear import (
 )
 
 FEAS = 1e-6
+
+
+@pytest.fixture(autouse=True)
+def _single_blas_thread():
+    """Tiny matrices: multi-threaded BLAS only adds contention (10x slower on a busy machine)."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 def _shapes(d, widths, C):
