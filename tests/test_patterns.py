@@ -136,6 +136,21 @@ def test_degenerate_rank3_larger():
     assert np.all(p.D[-7 - 0 : -5].all(axis=1))  # zero rows always active
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("eps", [1e-6, 1e-9])
+def test_nearly_degenerate_rank3_never_misses_a_sampled_pattern(eps):
+    # integer data plus tiny noise: nearly parallel rows and nearly concurrent planes
+    rng = np.random.default_rng(11)
+    for trial in range(4):
+        X = rng.integers(-2, 3, size=(30, 3)).astype(float)
+        X += eps * rng.standard_normal(X.shape)
+        p = enumerate_patterns(X)
+        assert p.reproduces(X)
+        assert p.margins(X).min() > 0
+        s = sample_patterns(X, 5000, random_state=trial)
+        assert _pattern_set(s) <= _pattern_set(p)
+
+
 def test_zero_rows_and_all_zero_pattern_kept():
     X = np.array([[1.0, 0.0], [0.0, 0.0], [2.0, 0.0]])
     p = enumerate_patterns(X)

@@ -22,6 +22,14 @@ Three ways to obtain patterns:
 :func:`count_bound` gives the counting bounds of Cover (1965) used to refuse enumerations that
 would not fit in memory.
 
+Numerical resolution. Rows are compared after normalisation; hyperplanes closer than ``1e-10``
+(relative) are treated as one, planes passing within ``1e-10`` of a common line as concurrent,
+and the row space is cut at singular values ``1e-10`` times the largest. Cells thinner than
+about that may therefore be missed on nearly degenerate data; every pattern returned is exact
+(its generator is checked on the original ``X``). When an internal consistency check fails
+(a predicted cell not found, a cell count that disagrees with Euler's formula) a
+``RuntimeWarning`` is issued and ``is_complete`` is set to False.
+
 References: [PE20] M. Pilanci, T. Ergen, *Neural Networks are Convex Regularizers*, ICML 2020;
 T. M. Cover, *Geometrical and statistical properties of systems of linear inequalities with
 applications in pattern recognition*, IEEE Trans. Electron. Comput., 1965.
@@ -58,6 +66,7 @@ _ANGLE_TOL = 1e-10  # critical angles closer than this are the same (2-D method)
 _VERTEX_TOL = 1e-10  # a great circle with |c^T v| <= this passes through the vertex v
 _LP_TOL = 1e-9  # an LP cell with inscribed margin t* <= this is treated as empty
 _KNOWN_SIGN_TOL = 1e-7  # |c^T u| above this: the sign of a new row at u needs no LP
+_CANDIDATE_MARGIN = 1e-12  # rank-3 candidate generators below this margin are dropped
 MIN_MARGIN = 1e-13  # generators are checked to have at least this relative margin
 _DEFAULT_MAX_LPS = 200_000
 _CHUNK_ELEMS = 1 << 22  # about 4 million entries per working block
@@ -403,14 +412,14 @@ def _group_lines(Z: np.ndarray, *, merge: bool = True) -> tuple[np.ndarray, np.n
 
     Returns ``C`` (m x r unit normals, one per distinct hyperplane), ``label`` (row -> group)
     and ``sign`` (``Z[i] ~= sign[i] * C[label[i]]``). Exact duplicates (up to sign and
-    rounding to 1e-9) are grouped by sorting; with ``merge`` the representatives closer than
+    rounding to 1e-12) are grouped by sorting; with ``merge`` the representatives closer than
     ``_PARALLEL_TOL`` are then merged (quadratic in their number).
     """
     k = Z.shape[0]
     piv = np.argmax(np.abs(Z), axis=1)
     flip = np.where(Z[np.arange(k), piv] < 0, -1.0, 1.0)
     Zc = Z * flip[:, None]
-    _, first, inv = np.unique(np.round(Zc * 1e9), axis=0, return_index=True, return_inverse=True)
+    _, first, inv = np.unique(np.round(Zc * 1e12), axis=0, return_index=True, return_inverse=True)
     inv = inv.ravel()
     R = Zc[first]
     mu = R.shape[0]
@@ -450,35 +459,111 @@ def _angles_2d(P2: np.ndarray) -> np.ndarray:
     return np.column_stack([np.cos(mid), np.sin(mid)])
 
 
-def _cells_rank3(C: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+class _BestPerCell:
+    """Collects candidate generators; keeps, per cell, the one with the largest margin.
+
+    The cell of a candidate ``g`` is read off its actual signs ``C g > 0`` (not the intended
+    ones), and candidates with a relative margin ``min_k |c_k^T g| / ||g||`` below
+    ``_CANDIDATE_MARGIN`` are dropped, so every kept generator is valid by construction.
+    """
+
+    def __init__(self, C: np.ndarray) -> None:
+        self.C = C
+        self.keys: list[np.ndarray] = []
+        self.gens: list[np.ndarray] = []
+        self.margins: list[np.ndarray] = []
+        self.intended: list[np.ndarray] = []
+
+    @staticmethod
+    def _best(keys, gens, margins):
+        order = np.argsort(-margins, kind="stable")
+        keys, gens, margins = keys[order], gens[order], margins[order]
+        idx = _first_unique(keys)
+        return keys[idx], gens[idx], margins[idx]
+
+    def add(self, G: np.ndarray) -> None:
+        H = G @ self.C.T
+        margin = np.abs(H).min(axis=1) / np.linalg.norm(G, axis=1)
+        ok = margin >= _CANDIDATE_MARGIN
+        if not ok.any():
+            return
+        k, g, mg = self._best(_pack_rows(H[ok] > 0), G[ok], margin[ok])
+        self.keys.append(k)
+        self.gens.append(g)
+        self.margins.append(mg)
+
+    def expect(self, S: np.ndarray) -> None:
+        """Record sign vectors (bool rows) that the construction meant to produce."""
+        keys = _pack_rows(S)
+        self.intended.append(keys[_first_unique(keys)])
+
+    def result(self) -> tuple[np.ndarray, int]:
+        """Generators (one per cell) and the number of intended cells not found."""
+        if not self.keys:
+            return np.zeros((0, self.C.shape[1])), len(self.intended)
+        keys, g, _ = self._best(
+            np.concatenate(self.keys), np.concatenate(self.gens), np.concatenate(self.margins)
+        )
+        missing = 0
+        if self.intended:
+            allk = np.concatenate([keys, *self.intended])
+            union = _first_unique(allk)
+            lost = union[union >= keys.shape[0]]
+            if lost.size:
+                g, missing = self._rescue(allk[lost], g)
+        return g, missing
+
+    def _rescue(self, lost: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, int]:
+        """Decide expected-but-unfound sign vectors by a max-margin LP each (there are none
+        unless the data are numerically degenerate). Returns the generators with the cells
+        found added, and the number of cells that the LP calls non-empty but that no
+        generator with margin ``_CANDIDATE_MARGIN`` could be built for."""
+        m = self.C.shape[0]
+        if lost.shape[0] > 10_000:
+            return g, lost.shape[0]
+        extra, missing = [], 0
+        for key in lost:
+            S = np.unpackbits(key, count=m).astype(bool)
+            A = np.where(S, 1.0, -1.0)[:, None] * self.C
+            t, u = _max_margin_lp(A)
+            if u is not None and np.linalg.norm(u) > 0:
+                u = u / np.linalg.norm(u)
+                if np.min(A @ u) >= _CANDIDATE_MARGIN:
+                    extra.append(u)
+                    continue
+            if t > _LP_TOL:
+                missing += 1
+        if extra:
+            g = np.concatenate([g, np.array(extra)])
+        return g, missing
+
+
+def _cells_rank3(C: np.ndarray) -> tuple[np.ndarray, int, int]:
     """Open cells of the arrangement of ``m >= 3`` distinct great circles spanning ``R^3``.
 
     Every cell has a vertex ``v = +-(c_a x c_b)/||c_a x c_b||``. At a vertex through exactly two
     circles (generic case, vectorised) the four cells are ``v + delta (s_a e_a + s_b e_b)``
     with the dual tangent vectors ``e_a, e_b``; at a vertex through ``k >= 3`` circles the
     cells around it come from the 2-D angle method in the tangent plane. ``delta`` is chosen
-    so that no circle outside the vertex changes sign. Returns circle sign vectors (bool,
-    P x m), generators (P x 3) and the number of cells predicted by Euler's formula
-    ``F = 2 + 2 sum_v (k_v - 1)`` (sum over antipodal vertex pairs).
+    so that no circle outside the vertex changes sign. Each cell is reached from each of its
+    vertices; the candidate with the largest margin is kept. Returns generators (P x 3), the
+    number of cells predicted by Euler's formula ``F = 2 + 2 sum_v (k_v - 1)`` (sum over
+    antipodal pairs of vertices, ``k_v`` circles through ``v``; 0 when nearly concurrent circles
+    make it unavailable), and the number of sign vectors expected around some vertex but not
+    found (0 unless the data are numerically degenerate).
     """
     m = C.shape[0]
     ia, ib = np.triu_indices(m, 1)
-    step = max(1, _CHUNK_ELEMS // (4 * m))
-    keys_list: list[np.ndarray] = []
-    gens_list: list[np.ndarray] = []
+    step = max(1, _CHUNK_ELEMS // (8 * m))
+    best = _BestPerCell(C)
     euler_sum = 0
-
-    def _emit(S: np.ndarray, G: np.ndarray) -> None:
-        keys = _pack_rows(S)
-        idx = _first_unique(keys)
-        keys_list.append(keys[idx])
-        gens_list.append(G[idx])
-
+    deg_a: list[np.ndarray] = []
+    deg_b: list[np.ndarray] = []
+    deg_v: list[np.ndarray] = []
     for start in range(0, ia.size, step):
         a = ia[start : start + step]
         b = ib[start : start + step]
-        B = a.size
-        rows = np.arange(B)
+        rows = np.arange(a.size)
         ca, cb = C[a], C[b]
         w = np.cross(ca, cb)
         v = w / np.linalg.norm(w, axis=1)[:, None]
@@ -498,16 +583,12 @@ def _cells_rank3(C: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         through = A <= _VERTEX_TOL
         through[rows, a] = True
         through[rows, b] = True
-        cnt = through.sum(axis=1)
-        gen = cnt == 2
-        # ---- degenerate vertices: handled once, by the pair of the two smallest circles
-        for j in np.flatnonzero(~gen):
-            Zidx = np.flatnonzero(through[j])
-            if Zidx[0] != a[j] or Zidx[1] != b[j]:
-                continue
-            euler_sum += Zidx.size - 1
-            S, G = _cells_around_vertex(C, v[j], H[j], Zidx)
-            _emit(S, G)
+        gen = through.sum(axis=1) == 2
+        deg = np.flatnonzero(~gen)
+        if deg.size:  # vertices through >= 3 circles: after the loop
+            deg_a.append(a[deg])
+            deg_b.append(b[deg])
+            deg_v.append(v[deg])
         # ---- generic vertices, vectorised
         if not gen.any():
             continue
@@ -515,37 +596,95 @@ def _cells_rank3(C: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         euler_sum += g_idx.size
         a_g, b_g, r_g = a[g_idx], b[g_idx], np.arange(g_idx.size)
         vg, eag, ebg = v[g_idx], ea[g_idx], eb[g_idx]
-        Hg, Ag = H[g_idx], A[g_idx]
         W = np.abs(eag @ C.T) + np.abs(ebg @ C.T)  # bounds |c_k.(s_a e_a + s_b e_b)|
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(W > 0, Ag / W, np.inf)
+            ratio = np.where(W > 0, A[g_idx] / W, np.inf)
         ratio[r_g, a_g] = np.inf
         ratio[r_g, b_g] = np.inf
         delta = np.minimum(0.5 * ratio.min(axis=1), 1.0)[:, None]
-        base = Hg > 0
-        S_all, G_all = [], []
-        for sv in (1.0, -1.0):
-            bs = base if sv > 0 else ~base
-            for sa in (1.0, -1.0):
-                for sb in (1.0, -1.0):
-                    S = bs.copy()
-                    S[r_g, a_g] = sa > 0
-                    S[r_g, b_g] = sb > 0
-                    S_all.append(S)
-                    G_all.append(sv * vg + delta * (sa * eag + sb * ebg))
-        _emit(np.concatenate(S_all), np.concatenate(G_all))
+        cand = [
+            sv * vg + delta * (sa * eag + sb * ebg)
+            for sv in (1.0, -1.0)
+            for sa in (1.0, -1.0)
+            for sb in (1.0, -1.0)
+        ]
+        best.add(np.concatenate(cand))
+        base = H[g_idx] > 0
+        intended = []
+        for sv in (True, False):
+            for sa in (True, False):
+                for sb in (True, False):
+                    S = base.copy() if sv else ~base
+                    S[r_g, a_g] = sa
+                    S[r_g, b_g] = sb
+                    intended.append(S)
+        best.expect(np.concatenate(intended))
+    euler_ok = True
+    if deg_a:
+        extra = _degenerate_vertices(
+            C, np.concatenate(deg_a), np.concatenate(deg_b), np.concatenate(deg_v), best
+        )
+        euler_ok = extra >= 0
+        euler_sum += max(extra, 0)
+    G, missing = best.result()
+    return G, (2 + 2 * euler_sum if euler_ok else 0), missing
 
-    keys = np.concatenate(keys_list)
-    gens = np.concatenate(gens_list)
-    idx = _first_unique(keys)
-    S = np.unpackbits(keys[idx], axis=1, count=m).astype(bool)
-    return S, gens[idx], 2 + 2 * euler_sum
+
+def _degenerate_vertices(
+    C: np.ndarray, a: np.ndarray, b: np.ndarray, v: np.ndarray, best: _BestPerCell
+) -> int:
+    """Process the vertices through ``k >= 3`` circles; return their sum of ``k - 1``, or
+    -1 if the second pass below was needed (Euler's count is then not available).
+
+    A vertex is processed once, by the pair of the two smallest circles through it. With
+    nearly concurrent circles the sets "through v" seen from different pairs can disagree; a
+    second pass therefore processes every pair whose vertex no processed vertex covers (same
+    point up to 1e-6, both circles through it).
+    """
+    H = v @ C.T
+    through = np.abs(H) <= _VERTEX_TOL
+    rows = np.arange(a.size)
+    through[rows, a] = True
+    through[rows, b] = True
+    registry: dict[tuple[int, int], list[int]] = {}
+    processed: list[np.ndarray] = []
+    euler_sum = 0
+    exact_euler = True
+
+    def _process(j: int, Zidx: np.ndarray) -> None:
+        nonlocal euler_sum
+        euler_sum += Zidx.size - 1
+        G, S = _cells_around_vertex(C, v[j], H[j], Zidx)
+        best.add(G)
+        best.expect(S)
+        processed.append(v[j])
+        k = len(processed) - 1
+        for p, q in zip(*np.triu_indices(Zidx.size, 1)):
+            registry.setdefault((int(Zidx[p]), int(Zidx[q])), []).append(k)
+
+    done = np.zeros(a.size, dtype=bool)
+    for j in range(a.size):
+        Zidx = np.flatnonzero(through[j])
+        if Zidx[0] == a[j] and Zidx[1] == b[j]:
+            _process(j, Zidx)
+            done[j] = True
+    for j in np.flatnonzero(~done):
+        covered = any(
+            min(np.linalg.norm(v[j] - processed[k]), np.linalg.norm(v[j] + processed[k])) <= 1e-6
+            for k in registry.get((int(a[j]), int(b[j])), ())
+        )
+        if not covered:
+            _process(j, np.flatnonzero(through[j]))
+            exact_euler = False
+    return euler_sum if exact_euler else -1
 
 
 def _cells_around_vertex(
     C: np.ndarray, v: np.ndarray, h: np.ndarray, Zidx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cells around the vertices ``v`` and ``-v`` through the circles ``Zidx`` (k >= 3)."""
+    """Candidate generators of the cells around ``v`` and ``-v``, through the circles
+    ``Zidx`` (k >= 3), from the 2-D angle method in the tangent plane, and the sign vectors
+    they are meant to have."""
     m = C.shape[0]
     t1 = C[Zidx[0]] - (C[Zidx[0]] @ v) * v
     t1 /= np.linalg.norm(t1)
@@ -560,14 +699,11 @@ def _cells_around_vertex(
         ratio = np.where(hw > 0, np.abs(h[others])[None, :] / hw, np.inf)
     delta = np.minimum(0.5 * ratio.min(axis=1, initial=np.inf), 1.0)[:, None]
     local = (P2 @ W2.T > 0).T  # (cells x k)
-    S_list, G_list = [], []
-    for sv in (1.0, -1.0):
-        S = np.empty((W2.shape[0], m), dtype=bool)
-        S[:, others] = (sv * h[others] > 0)[None, :]
-        S[:, Zidx] = local
-        S_list.append(S)
-        G_list.append(sv * v + delta * W3)
-    return np.concatenate(S_list), np.concatenate(G_list)
+    S = np.empty((2 * W2.shape[0], m), dtype=bool)
+    S[: W2.shape[0], others] = (h[others] > 0)[None, :]
+    S[W2.shape[0] :, others] = (h[others] < 0)[None, :]
+    S[:, Zidx] = np.concatenate([local, local])
+    return np.concatenate([v + delta * W3, -v + delta * W3]), S
 
 
 def _cells_independent(C: np.ndarray) -> np.ndarray:
@@ -650,6 +786,7 @@ def _finalise(
     coords: np.ndarray,
     expected: int,
     method: str,
+    missing: int = 0,
 ) -> ActivationPatterns:
     """Map generators from the row space back to ``R^d``, recompute ``D`` on the original
     ``X`` and check the count and the margins."""
@@ -662,12 +799,13 @@ def _finalise(
         D[:, s : s + step] = X @ G[:, s : s + step] >= 0
     D, G, _ = unique_patterns(D, G)
     result = ActivationPatterns(D, G, True, method)
-    ok = D.shape[1] == expected
+    ok = D.shape[1] >= max(expected, coords.shape[0]) and missing == 0
     margin = result.margins(X).min(initial=np.inf)
     if not ok or margin < MIN_MARGIN:
         warnings.warn(
             f"enumerate_patterns ({method}): found {D.shape[1]} distinct patterns where the "
-            f"arrangement predicts {expected}, smallest relative margin {margin:.2e}. The data "
+            f"arrangement predicts {expected} ({missing} expected sign vectors not found), "
+            f"smallest relative margin {margin:.2e}. The data "
             "are numerically degenerate (nearly parallel rows or nearly concurrent hyperplanes);"
             " the result is marked incomplete.",
             RuntimeWarning,
@@ -779,8 +917,8 @@ def enumerate_patterns(
         coords = _cells_independent(C)
         return _finalise(X, Vr, coords, 2**m, "independent")
     if r == 3:
-        S, coords, expected = _cells_rank3(C)
-        return _finalise(X, Vr, coords, expected, "vertices")
+        coords, expected, missing = _cells_rank3(C)
+        return _finalise(X, Vr, coords, expected, "vertices", missing)
     n_lp = _lp_count_estimate(m, r)
     if n_lp > max_lps:
         raise ValueError(
