@@ -499,3 +499,21 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="beta"):
         two_layer_linear(X, Y, -0.1)
     assert np.allclose(min_norm_solution(X, Y), np.linalg.pinv(X) @ Y)
+
+
+@pytest.mark.parametrize("L", [3, 4, 5, 6])
+def test_stairs_levels_are_standard_values_of_depth_l_plus_2(L):
+    """Prop. 9: P^(l)(t) = t^(2-L) ||Z||_{S_2/(l+2)}, i.e. the (l+2)-layer value at radius 1.
+
+    The (l+2)-layer values are checked against non-convex training in
+    test_deep_linear_nonconvex.py, which makes this an independent check of every stair.
+    """
+    X, Y = random_data(n=5, d=7, C=3, seed=40 + L)
+    t = 0.8
+    st = gap_stairs(X, Y, L, t=t, plot=False)
+    for l in range(L - 1):
+        ref = t ** (2 - L) * standard_min_norm(X, Y, l + 2).primal_at(1.0)
+        assert st.values[l] == pytest.approx(ref, rel=1e-12)
+    assert st.values[0] == pytest.approx(cvx_dual_min_norm(X, Y, t ** (2 - L)), rel=1e-6)
+    assert st.values[-1] == pytest.approx(standard_min_norm(X, Y, L).primal_at(t), rel=1e-12)
+    assert st.strictly_decreasing
