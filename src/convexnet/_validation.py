@@ -37,6 +37,8 @@ def as_matrix(X, name: str = "X", *, min_samples: int = 1, dtype=np.float64) -> 
         )
     except ValueError as exc:
         msg = str(exc)
+        if "NaN" in msg or "infinity" in msg:
+            raise ValueError(msg if name in msg else f"{name}: {msg}") from exc
         if "could not convert" in msg or "Unable to convert" in msg or "dtype" in msg:
             raise TypeError(f"{name} must contain numbers only: {msg}") from exc
         if name not in msg:
