@@ -190,3 +190,49 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+def test_auto_patterns_enumerate_small_and_sample_large():
+    X, y = _regression(10, n=10, d=2)  # rank 2 without a bias column: 2n = 20 patterns
+    small = ConvexReLURegressor(alpha=0.1, fit_intercept=False).fit(X, y)
+    assert small.patterns_complete_ and small.n_patterns_ <= 2 * len(X)
+    X, y = _regression(11, n=80, d=3)
+    large = ConvexReLURegressor(alpha=0.1, random_state=0).fit(X, y)
+    assert not large.patterns_complete_
+
+
+def test_named_solver_is_used_and_reported():
+    X, y = _regression(12)
+    scs = ConvexReLURegressor(alpha=0.1, solver="SCS", activation_patterns="enumerate", tol=1e-4)
+    scs.fit(X, y)
+    ref = ConvexReLURegressor(alpha=0.1, activation_patterns="enumerate").fit(X, y)
+    assert scs.solver_ == "SCS" and ref.solver_ == "CLARABEL"
+    assert scs.objective_ == pytest.approx(ref.objective_, rel=1e-4)
+    assert scs.dual_objective_ <= ref.objective_ + 1e-9
+
+
+def test_min_norm_interpolation_through_the_pipeline():
+    from convexnet import enumerate_patterns, train_two_layer
+
+    X, y = _regression(13, n=8)
+    Xa = _augment(X)
+    fit = train_two_layer(Xa, y, SquaredLoss(), 0.0, enumerate_patterns(Xa), interpolate=True)
+    assert fit.status == "optimal"
+    np.testing.assert_allclose(fit.network.predict(Xa)[:, 0], y, atol=1e-6)
+    assert fit.objective == pytest.approx(fit.network.penalty())
+    cert = fit.certificate
+    assert 0 < cert.residual < 1e-6
+    slack = np.abs(cert.dual_point).sum() * cert.residual
+    assert cert.dual <= fit.objective + slack
+    # Any interpolating network costs at least the certified bound: a wider random-feature
+    # interpolant (least norm output weights on fixed random neurons) is never cheaper.
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        W1 = rng.normal(size=(Xa.shape[1], 40))
+        H = np.maximum(Xa @ W1, 0)
+        a = np.linalg.lstsq(H, y, rcond=None)[0]
+        if np.max(np.abs(H @ a - y)) > 1e-8:
+            continue
+        # rebalance each neuron: min over scalings of (||w||^2 + a^2)/2 is ||w|| |a|
+        cost = float(np.sum(np.linalg.norm(W1, axis=0) * np.abs(a)))
+        assert cost >= fit.certificate.dual - 1e-9

@@ -181,8 +181,9 @@ def test_interpolation_form_and_its_dual():
         interpolate=True,
         equality_dual=sol.equality_dual,
     )
-    assert cert.dual <= net.penalty() + 1e-9
-    assert cert.relative_gap < 1e-6
+    # Weak duality holds against exact interpolants; the network fits y to cert.residual.
+    assert cert.dual <= net.penalty() + np.abs(cert.dual_point).sum() * cert.residual + 1e-12
+    assert abs(cert.relative_gap) < 1e-6
     # min (1/2) sum(||w||^2 + a^2) s.t. f(X) = y equals the convex penalty at the optimum.
     assert net.penalty() == pytest.approx(sol.objective, rel=1e-6)
 

@@ -70,6 +70,11 @@ class Certificate:
         The coarse, pattern-free lower bound: valid against every network of any width, always.
     dual_point : ndarray
         ``lam_bar``, shape (n, c).
+    residual : float
+        Interpolation form only: ``max |f(X) - Y|`` of the certified network (0 otherwise). The
+        bound holds against exact interpolants, so for a network that interpolates only to
+        ``residual`` the gap is exact up to ``||lam_bar||_1 * residual`` and can be slightly
+        negative.
     """
 
     primal: float
@@ -81,6 +86,7 @@ class Certificate:
     method: str
     global_dual: float
     dual_point: np.ndarray
+    residual: float = 0.0
 
     @property
     def is_global(self) -> bool:
@@ -209,4 +215,5 @@ def certify_two_layer(
         method=method,
         global_dual=global_dual,
         dual_point=lam_bar,
+        residual=float(np.max(np.abs(predictions.reshape(Y2.shape) - Y2))) if interpolate else 0.0,
     )

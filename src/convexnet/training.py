@@ -54,7 +54,8 @@ def choose_patterns(X: np.ndarray, activation_patterns, random_state) -> object:
     ``"enumerate"``: every pattern (exact; refused with a message when too many).
     ``"sample"`` or an int ``k``: ``k`` Gaussian gates (100 for ``"sample"``), de-duplicated.
     ``"auto"``: enumerate when the Cover bound on the count is at most
-    ``AUTO_ENUMERATION_LIMIT``, otherwise sample ``DEFAULT_N_SAMPLES``.
+    ``AUTO_ENUMERATION_LIMIT`` (and, beyond rank 3, when the LP enumeration is short), otherwise
+    sample ``DEFAULT_N_SAMPLES``.
     """
     if isinstance(activation_patterns, bool):
         raise TypeError("activation_patterns must be 'auto', 'enumerate', 'sample' or an int.")
@@ -75,7 +76,9 @@ def choose_patterns(X: np.ndarray, activation_patterns, random_state) -> object:
     if activation_patterns == "auto":
         rank = int(np.linalg.matrix_rank(X)) if X.size else 0
         bound = _patterns.count_bound(X.shape[0], rank)
-        if bound.cover > AUTO_ENUMERATION_LIMIT or (rank > 3 and X.shape[0] > 40):
+        # Beyond rank 3 enumeration solves about 2 n P small LPs: keep "auto" to a few seconds.
+        too_slow = rank > 3 and 2 * X.shape[0] * bound.cover > 20_000
+        if bound.cover > AUTO_ENUMERATION_LIMIT or too_slow:
             return _patterns.sample_patterns(X, DEFAULT_N_SAMPLES, random_state=random_state)
     return _patterns.enumerate_patterns(X)
 
