@@ -72,6 +72,9 @@ _ATTRS_DOC = """
         ``[W1 (n_features, n_neurons), W2 (n_neurons,) or (n_neurons, n_outputs)]``.
     intercepts_ : list of ndarray
         ``[b1 (n_neurons,), zeros (n_outputs,)]`` (no output bias).
+    gates_ : ndarray or None
+        Gated networks only: the gate vectors ``g_j`` acting on ``[x, 1]`` (on ``x`` when
+        ``fit_intercept=False``), shape (n_features + fit_intercept, n_neurons).
     objective_ : float
         ``J`` of the returned network on the training data.
     dual_objective_ : float
