@@ -162,8 +162,15 @@ def test_bad_data():
         ConvexReLURegressor().fit(X, y[:-1])
     with pytest.raises(ValueError, match="sample"):
         ConvexReLURegressor().fit(np.empty((0, 2)), np.empty(0))
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises(TypeError, match="X"):
         ConvexReLURegressor().fit([["a", "b"]] * 12, y)
+    with pytest.raises(TypeError, match="y"):
+        ConvexReLURegressor().fit(X, ["a"] * 12)
+    with pytest.raises(TypeError, match="X"):
+        ConvexReLUClassifier().fit(np.array([["a", "b"]] * 12), np.arange(12) % 2)
+    for flag in ("verbose", "fit_intercept", "gated"):
+        with pytest.raises(TypeError, match=flag):
+            ConvexReLURegressor(**{flag: "yes"}).fit(X, y)
     with pytest.raises(ValueError, match="one class"):
         ConvexReLUClassifier().fit(X, np.zeros(len(X)))
     model = ConvexReLURegressor(activation_patterns=10).fit(X, y)
@@ -236,3 +243,24 @@ def test_min_norm_interpolation_through_the_pipeline():
         # rebalance each neuron: min over scalings of (||w||^2 + a^2)/2 is ||w|| |a|
         cost = float(np.sum(np.linalg.norm(W1, axis=0) * np.abs(a)))
         assert cost >= fit.certificate.dual - 1e-9
+
+
+def test_vector_output_bounds_against_coupled_training():
+    """Y = [y, y]: coupled networks (a_j in R^2) beat the decoupled optimum, never coupled_dual."""
+    X, y = _regression(14, n=10)
+    Y = np.column_stack([y, y])
+    alpha = 1.0
+    model = ConvexReLURegressor(alpha=alpha, activation_patterns="enumerate").fit(X, Y)
+    cert = model.certificate_
+    assert cert.is_global and "decoupled" in cert.scope
+    assert cert.coupled_dual <= cert.dual
+    Xa = _augment(X)
+    decoupled = train_two_layer_nonconvex(
+        Xa, Y, width=16, alpha=alpha, decoupled=True, n_starts=10, random_state=1
+    )
+    coupled = train_two_layer_nonconvex(Xa, Y, width=16, alpha=alpha, n_starts=10, random_state=1)
+    assert decoupled.objectives.min() >= cert.dual - 1e-9
+    assert coupled.objectives.min() >= cert.coupled_dual - 1e-9
+    assert cert.global_dual <= cert.coupled_dual + 1e-12
+    # The decoupled bound does not hold for coupled networks: here they do better.
+    assert coupled.objectives.min() < cert.dual

@@ -15,6 +15,11 @@ The dual of two-layer ReLU training with weight decay is ([PE20]; SPEC.md §1.5)
 3. rescales ``lam_bar = lam * min(1, alpha / kbar)``, which stays feasible, and reports the gap
    ``J(theta) - (-loss*(-lam_bar)) >= 0``.
 
+With ``c > 1`` outputs the programs are decoupled (each neuron feeds one output) and the dual has
+one constraint per column; a network with vector output weights ``a_j in R^c`` needs
+``max_u ||Lam^T (X u)_+|| <= alpha`` instead, which ``sqrt(sum_k kappa_k^2)`` bounds
+(``coupled_dual``).
+
 The lower bound holds against every network of any width when ``kbar`` bounds ``kappa`` over all
 of ``R^d`` (patterns enumerated completely, or the coarse bound); with sampled patterns it holds
 only against networks whose neurons use the given patterns. Every certificate says which.
@@ -45,6 +50,7 @@ SCOPE_ALL = "all networks of any width"
 SCOPE_PATTERNS = "networks whose neurons use the given activation patterns"
 SCOPE_ALL_GATED = "all gated networks of any width and any gates"
 SCOPE_PATTERNS_GATED = "gated networks with the given gates"
+SCOPE_DECOUPLED = " whose neurons each feed one output (decoupled)"
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,13 @@ class Certificate:
     method : str
         ``"exact"`` (cones), ``"gated"`` or ``"coarse"``.
     global_dual : float
-        The coarse, pattern-free lower bound: valid against every network of any width, always.
+        The coarse, pattern-free lower bound: valid against every network of any width (vector
+        output weights included), always.
+    coupled_dual : float
+        With several outputs the trained networks are decoupled (each neuron feeds one output)
+        and ``dual`` holds against those. ``coupled_dual`` rescales the same dual point by
+        ``alpha / sqrt(sum_k kappa_k^2)`` and holds against networks whose neurons feed every
+        output (``a_j in R^c``), over the same patterns; it equals ``dual`` for one output.
     dual_point : ndarray
         ``lam_bar``, shape (n, c).
     residual : float
@@ -87,10 +99,12 @@ class Certificate:
     global_dual: float
     dual_point: np.ndarray
     residual: float = 0.0
+    coupled_dual: float = -np.inf
 
     @property
     def is_global(self) -> bool:
-        return self.scope in (SCOPE_ALL, SCOPE_ALL_GATED)
+        """Whether the bound covers every activation pattern (networks of any width)."""
+        return self.scope.startswith((SCOPE_ALL, SCOPE_ALL_GATED))
 
     def summary(self) -> str:
         return (
@@ -108,7 +122,11 @@ def cone_projection_norm(A: np.ndarray, z: np.ndarray) -> float:
     """
     if not np.any(z):
         return 0.0
-    mu, _ = nnls(A.T, -z, maxiter=50 * A.shape[0] + 100)
+    try:
+        mu, _ = nnls(A.T, -z, maxiter=50 * A.shape[0] + 100)
+    except RuntimeError:  # NNLS iteration limit: ||z|| is a valid (gated) upper bound
+        return float(np.linalg.norm(z))
+    # Any mu >= 0 gives ||z + A^T mu|| >= ||Proj_K(z)||, so an inexact NNLS errs on the safe side.
     return float(np.linalg.norm(z + A.T @ mu))
 
 
@@ -189,21 +207,36 @@ def certify_two_layer(
     else:
         kappa = relu_kappa(X, D, lam)
         method = "exact"
+    # Decoupled networks (each neuron feeds one output): one constraint per column, so the
+    # largest column value bounds them all. Coupled networks (a_j in R^c) need
+    # max_u ||Lam^T (X u)_+|| <= alpha, and ||Lam^T (X u)_+||^2 = sum_k (Lam_k^T (X u)_+)^2
+    # <= sum_k kappa_k^2, so the root-sum-square is a valid bound for them.
     kbar = float(kappa.max(initial=0.0))
-    kcoarse = float(coarse_kappa(X, lam).max(initial=0.0))
-    bound = 1.0 if interpolate else alpha
+    kbar_coupled = float(np.sqrt(np.sum(kappa**2)))
+    kcoarse = float(np.sqrt(np.sum(coarse_kappa(X, lam) ** 2)))
+    residual = 0.0
     if interpolate:
-        dual = float(np.sum(lam * Y2)) / kbar if kbar > 0 else -np.inf
-        global_dual = float(np.sum(lam * Y2)) / kcoarse if kcoarse > 0 else -np.inf
+        residual = float(np.max(np.abs(predictions.reshape(Y2.shape) - Y2)))
+        linear = float(np.sum(lam * Y2))
+
+        def bound(k):
+            return linear / k if k > 0 else -np.inf
+
         lam_bar = lam / kbar if kbar > 0 else lam
     else:
-        lam_bar = lam * _scale(kbar, bound)
-        dual = loss.dual_value(lam_bar, Y2)
-        global_dual = loss.dual_value(lam * _scale(kcoarse, bound), Y2)
+
+        def bound(k):
+            return loss.dual_value(lam * _scale(k, alpha), Y2)
+
+        lam_bar = lam * _scale(kbar, alpha)
+    dual, coupled_dual, global_dual = bound(kbar), bound(kbar_coupled), bound(kcoarse)
+    c = Y2.shape[1]
     if gated:
         scope = SCOPE_ALL_GATED if complete else SCOPE_PATTERNS_GATED
     else:
         scope = SCOPE_ALL if complete else SCOPE_PATTERNS
+    if c > 1:
+        scope += SCOPE_DECOUPLED
     gap = float(primal - dual)
     return Certificate(
         primal=float(primal),
@@ -215,5 +248,6 @@ def certify_two_layer(
         method=method,
         global_dual=global_dual,
         dual_point=lam_bar,
-        residual=float(np.max(np.abs(predictions.reshape(Y2.shape) - Y2))) if interpolate else 0.0,
+        residual=residual,
+        coupled_dual=coupled_dual,
     )

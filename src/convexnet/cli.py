@@ -174,6 +174,10 @@ def _fit(args) -> int:
     print(f"dual bound  {fitted.dual_objective_:.10g}")
     print(f"gap         {fitted.duality_gap_:.3g} (relative {fitted.relative_duality_gap_:.3g})")
     print(f"certified   against {cert.scope}")
+    if fitted.network_.W2.shape[1] > 1:
+        print(
+            f"{'':12}bound for networks whose neurons feed every output: {cert.coupled_dual:.10g}"
+        )
     if not cert.is_global:
         print(f"            pattern-free bound valid for any network: {cert.global_dual:.10g}")
     print(f"status      {fitted.status_}")

@@ -83,6 +83,8 @@ _ATTRS_DOC = """
         ``objective_ - dual_objective_`` (``relative_duality_gap_`` divides by ``objective_``).
     certificate_ : Certificate
         The full certificate, including its ``scope``: which networks the bound holds against.
+        With several outputs the network is decoupled and ``dual_objective_`` bounds decoupled
+        networks; ``certificate_.coupled_dual`` bounds networks with ``a_j in R^c`` too.
     patterns_complete_ : bool
         Whether every activation pattern was used (the bound then holds for any network).
     n_neurons_, n_patterns_ : int
@@ -93,6 +95,20 @@ _ATTRS_DOC = """
     fit_time_ : float
         Seconds spent in ``fit``.
 """
+
+
+def _check_numeric(A, name: str) -> None:
+    """Refuse strings early with a message naming the argument (sklearn's does not)."""
+    if isinstance(A, str | bytes):
+        raise TypeError(f"{name} must be numeric, got a string.")
+    arr = A if hasattr(A, "dtype") else None
+    if arr is None and isinstance(A, list | tuple):
+        arr = np.asarray(A, dtype=object)
+    if arr is not None and arr.dtype.kind in "OUS":
+        try:
+            np.asarray(arr, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must contain numbers only: {exc}") from exc
 
 
 class _ConvexTwoLayer(BaseEstimator):
@@ -132,8 +148,10 @@ class _ConvexTwoLayer(BaseEstimator):
         check_positive(self.tol, "tol")
         check_positive_int(self.max_iter, "max_iter")
         resolve_solver(self.solver)
-        if not isinstance(self.gated, bool | np.bool_):
-            raise TypeError(f"gated must be a bool, got {type(self.gated).__name__}.")
+        for name in ("gated", "fit_intercept", "verbose"):
+            value = getattr(self, name)
+            if not isinstance(value, bool | np.bool_):
+                raise TypeError(f"{name} must be a bool, got {type(value).__name__}.")
         return alpha
 
     def _fit_arrays(self, X, Y, loss):
@@ -222,6 +240,8 @@ class ConvexReLURegressor(RegressorMixin, _ConvexTwoLayer):
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples[, n_outputs])."""
+        _check_numeric(X, "X")
+        _check_numeric(y, "y")
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
         self._y_1d = y.ndim == 1
         Y = y.reshape(len(y), -1).astype(np.float64)
@@ -266,6 +286,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexTwoLayer):
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and class labels ``y`` (n_samples,)."""
+        _check_numeric(X, "X")
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self._encoder = LabelEncoder().fit(y)
