@@ -517,3 +517,25 @@ def test_stairs_levels_are_standard_values_of_depth_l_plus_2(L):
     assert st.values[0] == pytest.approx(cvx_dual_min_norm(X, Y, t ** (2 - L)), rel=1e-6)
     assert st.values[-1] == pytest.approx(standard_min_norm(X, Y, L).primal_at(t), rel=1e-12)
     assert st.strictly_decreasing
+
+
+def test_review_regressions_bad_input_and_tiny_targets():
+    """Found in review: tiny Y outside range X, prox outside 0 < q <= 1, unchecked inputs."""
+    from convexnet.deep_linear import network_output, prox_schatten_power, schatten_norm
+
+    with pytest.raises(ValueError, match="range"):
+        standard_min_norm([[1.0, 0.0], [1.0, 0.0]], [1e-9, -1e-9], 3)
+    with pytest.raises(ValueError, match="q"):
+        prox_schatten_power([1.0], 1.0, 2.0)
+    with pytest.raises(ValueError, match="q"):
+        prox_schatten_power([1.0], 1.0, 0.0)
+    with pytest.raises(ValueError, match="sigma"):
+        prox_schatten_power([np.nan], 1.0, 0.5)
+    with pytest.raises(ValueError, match="c"):
+        prox_schatten_power([1.0], -1.0, 0.5)
+    with pytest.raises(ValueError, match="A"):
+        schatten_norm([[np.nan, 1.0]], 1.0)
+    with pytest.raises(TypeError, match="A"):
+        schatten_norm([["a"]], 1.0)
+    with pytest.raises(ValueError, match="weights"):
+        network_output(np.ones((2, 3)), [np.ones((3, 2)), np.ones((3, 1))])

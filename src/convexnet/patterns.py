@@ -115,6 +115,8 @@ class ActivationPatterns:
             raise ValueError(
                 f"D has {D.shape[1]} patterns but generators has {G.shape[1]} columns."
             )
+        if not np.all(np.isfinite(G)):
+            raise ValueError("generators contains NaN or infinity.")
         if D.dtype != bool:
             if not np.all((D == 0) | (D == 1)):
                 raise ValueError("D must contain only 0/1 (or boolean) entries.")

@@ -60,7 +60,7 @@ __all__ = [
 RANK_RTOL = 1e-9
 #: relative tolerance for "all non-zero singular values are equal" (the paper's condition)
 EQUAL_RTOL = 1e-8
-#: relative residual ``||X Z - Y|| / max(1, ||Y||)`` above which ``Y`` is not in range ``X``
+#: relative residual ``||X Z - Y|| / (||Y|| + ||X||_2 ||Z||)`` above which ``Y`` is not in range X
 RANGE_RTOL = 1e-8
 
 
@@ -99,7 +99,7 @@ def schatten_norm(A, p: float) -> float:
     Singular values below ``RANK_RTOL * sigma_1`` are treated as zero (they would otherwise
     dominate ``sum sigma^p`` through round-off when ``p`` is small).
     """
-    A = np.asarray(A, dtype=float)
+    A = as_matrix(np.atleast_2d(np.asarray(A, dtype=object)), "A")
     p = check_positive(p, "p")
     _, s, _, _ = _svd_rank(np.atleast_2d(A))
     if s.size == 0:
@@ -120,10 +120,12 @@ def min_norm_solution(X, Y) -> np.ndarray:
 def _min_norm(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     Z = np.linalg.pinv(X) @ Y
     resid = np.linalg.norm(X @ Z - Y)
-    if resid > RANGE_RTOL * max(1.0, np.linalg.norm(Y)):
+    # Relative to the sizes involved (never to 1): a tiny Y outside range X is still refused.
+    scale = np.linalg.norm(Y) + np.linalg.norm(X, 2) * np.linalg.norm(Z)
+    if resid > RANGE_RTOL * scale:
         raise ValueError(
             "Y is not in the range of X (relative residual of X X^+ Y - Y is "
-            f"{resid / max(1.0, np.linalg.norm(Y)):.2e}): the minimum-norm (interpolation) "
+            f"{resid / max(scale, 1e-300):.2e}): the minimum-norm (interpolation) "
             "problem is infeasible. Use DeepLinearRegressor for the regularised problem."
         )
     return Z
@@ -131,9 +133,15 @@ def _min_norm(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 def network_output(X, weights: Sequence[np.ndarray]) -> np.ndarray:
     """``X W_1 W_2 ... W_L`` for a standard network (SPEC §2.1, [002] (3))."""
-    out = np.asarray(X, dtype=float)
-    for W in weights:
-        out = out @ np.asarray(W, dtype=float)
+    out = as_matrix(X, "X")
+    for l, W in enumerate(weights, start=1):
+        W = as_matrix(W, f"weights[{l - 1}]")
+        if W.shape[0] != out.shape[1]:
+            raise ValueError(
+                f"weights[{l - 1}] has {W.shape[0]} rows but layer {l} receives "
+                f"{out.shape[1]} features."
+            )
+        out = out @ W
     return out
 
 

@@ -25,6 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from convexnet._validation import (
+    _check_real,
     as_matrix,
     as_targets,
     check_choice,
@@ -62,7 +63,14 @@ def prox_schatten_power(sigma, c: float, q: float) -> np.ndarray:
     method from ``s = sigma`` decreases monotonically to the largest root, which is compared with
     ``s = 0`` (SPEC §2.6, "a 1-D global search comparing s = 0 with the stationary points").
     """
-    sig = np.maximum(np.asarray(sigma, dtype=float), 0.0)
+    c = check_nonnegative(c, "c")
+    q = _check_real(q, "q")
+    if not 0.0 < q <= 1.0:
+        raise ValueError(f"q must satisfy 0 < q <= 1 (the prox is global only there), got {q}.")
+    sig = np.asarray(sigma, dtype=float)
+    if not np.all(np.isfinite(sig)):
+        raise ValueError("sigma contains NaN or infinity.")
+    sig = np.maximum(sig, 0.0)
     if c <= 0:
         return sig.copy()
     if q >= 1.0:
