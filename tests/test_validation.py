@@ -59,3 +59,13 @@ def test_scalar_checks():
         check_positive_int(1, "depth", minimum=2)
     with pytest.raises(ValueError, match="mode"):
         check_choice("c", "mode", {"a", "b"})
+
+
+def test_check_bool_and_physical_memory():
+    from convexnet._validation import check_bool, physical_memory
+
+    assert check_bool(np.True_, "flag") is True
+    with pytest.raises(TypeError, match="flag"):
+        check_bool("yes", "flag")
+    memory = physical_memory()
+    assert memory is None or memory > 0

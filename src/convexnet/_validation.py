@@ -8,6 +8,7 @@ from deep inside NumPy.
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 from sklearn.utils import check_array
@@ -15,10 +16,12 @@ from sklearn.utils import check_array
 __all__ = [
     "as_matrix",
     "as_targets",
+    "check_bool",
     "check_choice",
     "check_nonnegative",
     "check_positive_int",
     "check_positive",
+    "physical_memory",
 ]
 
 
@@ -111,3 +114,22 @@ def check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}.")
     return value
+
+
+def check_bool(value, name: str) -> bool:
+    """A boolean (NumPy booleans accepted); anything else is a ``TypeError`` naming ``name``."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}.")
+    return bool(value)
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory on this machine, or ``None`` where the OS does not say.
+
+    The memory refusals (pattern enumeration, conic programs) size themselves against it.
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return int(total) if total > 0 else None

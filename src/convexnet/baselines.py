@@ -63,7 +63,7 @@ def train_two_layer_nonconvex(
 
     lossobj = get_loss(loss)
     Y2 = Y.reshape(X.shape[0], -1).astype(float)
-    n, d = X.shape
+    d = X.shape[1]
     c = Y2.shape[1]
     m = width * c if decoupled else width
     mask = np.ones((m, c))

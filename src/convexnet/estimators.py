@@ -10,7 +10,12 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from convexnet._validation import check_nonnegative, check_positive, check_positive_int
+from convexnet._validation import (
+    check_bool,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+)
 from convexnet.losses import CrossEntropyLoss, LogisticLoss, SquaredLoss
 from convexnet.networks import two_layer_module
 from convexnet.solvers.conic import resolve_solver
@@ -149,10 +154,13 @@ class _ConvexTwoLayer(BaseEstimator):
         check_positive_int(self.max_iter, "max_iter")
         resolve_solver(self.solver)
         for name in ("gated", "fit_intercept", "verbose"):
-            value = getattr(self, name)
-            if not isinstance(value, bool | np.bool_):
-                raise TypeError(f"{name} must be a bool, got {type(value).__name__}.")
+            check_bool(getattr(self, name), name)
         return alpha
+
+    def _split_bias(self, M):
+        """Rows of ``M`` acting on ``x`` and the row acting on the constant feature (or 0)."""
+        d = self.n_features_in_
+        return M[:d], (M[d] if self.fit_intercept else np.zeros(M.shape[1]))
 
     def _fit_arrays(self, X, Y, loss):
         alpha = self._check_params()
@@ -172,13 +180,11 @@ class _ConvexTwoLayer(BaseEstimator):
             verbose=self.verbose,
         )
         net = fit.network
-        d = X.shape[1]
-        W1 = net.W1[:d]
-        b1 = net.W1[d] if self.fit_intercept else np.zeros(net.n_neurons)
+        W1, b1 = self._split_bias(net.W1)
         W2 = net.W2[:, 0] if net.W2.shape[1] == 1 else net.W2
         self.coefs_ = [W1, W2]
         self.intercepts_ = [b1, np.zeros(net.W2.shape[1])]
-        self.gates_ = None if net.gates is None else net.gates
+        self.gates_ = net.gates
         self.network_ = net
         self.objective_ = fit.objective
         self.certificate_ = fit.certificate
@@ -207,13 +213,8 @@ class _ConvexTwoLayer(BaseEstimator):
         """
         check_is_fitted(self, "network_")
         net = self.network_
-        d = self.n_features_in_
-        W1 = net.W1[:d]
-        b1 = net.W1[d] if self.fit_intercept else np.zeros(net.n_neurons)
-        gates = gate_bias = None
-        if net.gates is not None:
-            gates = net.gates[:d]
-            gate_bias = net.gates[d] if self.fit_intercept else np.zeros(net.n_neurons)
+        W1, b1 = self._split_bias(net.W1)
+        gates, gate_bias = (None, None) if net.gates is None else self._split_bias(net.gates)
         return two_layer_module(W1, b1, net.W2, gates, gate_bias)
 
 

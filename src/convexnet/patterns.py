@@ -38,7 +38,6 @@ applications in pattern recognition*, IEEE Trans. Electron. Comput., 1965.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -47,7 +46,7 @@ import numpy as np
 from scipy.optimize import linprog
 from sklearn.utils import check_random_state
 
-from ._validation import as_matrix, check_positive_int
+from ._validation import as_matrix, check_positive_int, physical_memory
 
 __all__ = [
     "ActivationPatterns",
@@ -271,13 +270,8 @@ def count_bound(n: int, rank: int) -> PatternCountBound:
 
 
 def _default_max_memory() -> int:
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        if total > 0:
-            return int(total // 4)
-    except (ValueError, OSError, AttributeError):
-        pass
-    return 4 << 30
+    total = physical_memory()
+    return total // 4 if total else 4 << 30
 
 
 def _bytes_per_pattern(n: int, d: int) -> int:

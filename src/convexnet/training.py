@@ -6,7 +6,6 @@ of a bias already appended) and returns everything a caller may want to report.
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from convexnet import patterns as _patterns
+from convexnet._validation import physical_memory
 from convexnet.certificates import Certificate, certify_two_layer
 from convexnet.networks import TwoLayerNetwork, recover_two_layer
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
@@ -42,10 +42,7 @@ class TwoLayerFit:
 
 def available_memory() -> int:
     """Bytes of physical memory on this machine (a conservative 4 GiB if unknown)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 4 * 2**30
+    return physical_memory() or 4 * 2**30
 
 
 def choose_patterns(X: np.ndarray, activation_patterns, random_state) -> object:

@@ -28,6 +28,7 @@ from convexnet._validation import (
     _check_real,
     as_matrix,
     as_targets,
+    check_bool,
     check_choice,
     check_nonnegative,
     check_positive,
@@ -440,8 +441,7 @@ class DeepLinearRegressor(RegressorMixin, BaseEstimator):
         loss = get_loss(self.loss)
         max_iter = check_positive_int(self.max_iter, "max_iter")
         tol = check_positive(self.tol, "tol")
-        if not isinstance(self.fit_intercept, bool | np.bool_):
-            raise TypeError("fit_intercept must be a bool.")
+        check_bool(self.fit_intercept, "fit_intercept")
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
         Y = y[:, None] if y.ndim == 1 else y
         _validate_loss_targets(loss, Y, "y")
