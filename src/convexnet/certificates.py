@@ -152,6 +152,22 @@ def relu_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return out
 
 
+def multiplier_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Per output column, ``max_{i,+-} ||X^T (+- D_i lam + S_i mu_i^+-)||`` for any ``mu >= 0``.
+
+    ``S_i = 2 D_i - I``; ``mu`` has shape ``(n, c, 2P)`` (first ``P`` for ``+``, last for ``-``).
+    An upper bound on the exact per-pattern constraint, tight at the optimal multipliers.
+    """
+    lam = lam.reshape(X.shape[0], -1)
+    Df = D.astype(float)
+    M = np.concatenate([Df, -Df], axis=1)
+    S = np.concatenate([2 * Df - 1, 2 * Df - 1], axis=1)
+    G = lam[:, :, None] * M[:, None, :] + S[:, None, :] * np.maximum(mu, 0.0)
+    n, c, Q = G.shape
+    K = np.linalg.norm((X.T @ G.reshape(n, c * Q)).reshape(-1, c, Q), axis=0)
+    return K.max(axis=1) if Q else np.zeros(c)
+
+
 def gated_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Per output column, ``max_i ||X^T D_i lam_k||`` (the gated dual constraint)."""
     lam = lam.reshape(X.shape[0], -1)
@@ -187,11 +203,17 @@ def certify_two_layer(
     complete: bool = False,
     interpolate: bool = False,
     equality_dual: np.ndarray | None = None,
+    cone_multipliers: np.ndarray | None = None,
 ) -> Certificate:
     """Certify a two-layer network whose outputs on X are ``predictions`` and objective ``primal``.
 
     The dual point is ``-grad loss(predictions)`` (or the solver's equality multiplier for the
     interpolation form); its feasibility is *checked* per pattern, never assumed.
+
+    ``cone_multipliers`` (shape ``(n, c, 2P)``, non-negative, e.g. from the augmented Lagrangian)
+    give the cheap exact-program bound ``kappa_i^+- <= ||X^T (+- D_i lam + S_i mu_i^+-)||``
+    (weak duality on the cone); the per-pattern projections are then computed only when that
+    bound exceeds ``alpha``, and the smaller of the two bounds is kept.
     """
     Y2 = Y.reshape(X.shape[0], -1)
     if interpolate:
@@ -204,6 +226,12 @@ def certify_two_layer(
     if gated:
         kappa = gated_kappa(X, D, lam)
         method = "gated"
+    elif cone_multipliers is not None:
+        kappa = multiplier_kappa(X, D, lam, cone_multipliers)
+        method = "exact (cone multipliers)"
+        if float(kappa.max(initial=0.0)) > alpha:
+            kappa = np.minimum(kappa, relu_kappa(X, D, lam))
+            method = "exact"
     else:
         kappa = relu_kappa(X, D, lam)
         method = "exact"

@@ -10,6 +10,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from convexnet._backend import resolve_device, resolve_dtype
 from convexnet._validation import (
     check_bool,
     check_nonnegative,
@@ -19,6 +20,7 @@ from convexnet._validation import (
 from convexnet.losses import CrossEntropyLoss, LogisticLoss, SquaredLoss
 from convexnet.networks import two_layer_module
 from convexnet.solvers.conic import resolve_solver
+from convexnet.solvers.first_order import FIRST_ORDER_METHODS
 from convexnet.training import choose_patterns, train_two_layer
 
 __all__ = ["ConvexReLURegressor", "ConvexReLUClassifier"]
@@ -58,12 +60,20 @@ _PARAMS_DOC = """
     fit_intercept : bool, default=True
         Append a constant feature, so each neuron has a (regularised) bias.
     solver : str, default="auto"
-        ``"auto"`` (Clarabel through CVXPY) or the name of any installed CVXPY conic solver.
+        ``"fista"`` (gated programs) or ``"auglag"`` (exact programs): the matrix-free
+        first-order solvers, on NumPy or PyTorch. ``"CLARABEL"`` or any installed CVXPY conic
+        solver: the interior-point reference. ``"auto"``: Clarabel (then SCS) for small programs,
+        the first-order solver above ``n * n_variables`` of 2e5 (gated) or 1e7 (exact).
     tol : float, default=1e-6
-        Target relative duality gap of the certificate.
-    max_iter : int, default=200
-        Iteration limit of the interior-point solver (SCS, the fallback of ``"auto"``, gets
-        ``100 * max_iter``).
+        Target relative duality gap of the certificate; first-order solvers stop on it.
+    max_iter : int or None, default=None
+        Iteration limit: interior-point iterations (default 200; SCS, the fallback of
+        ``"auto"``, gets ``100 * max_iter``) or first-order steps (default 10000).
+    device : str or None, default=None
+        First-order solvers only: ``None`` runs on NumPy, ``"cpu"`` or ``"cuda"`` on PyTorch.
+    dtype : {"float64", "float32"}, default="float64"
+        First-order solvers only: the precision of the solve (certificates are always computed
+        in float64 on the CPU).
     random_state : int, RandomState or None, default=None
         Seed of pattern sampling.
     verbose : bool, default=False
@@ -126,7 +136,9 @@ class _ConvexTwoLayer(BaseEstimator):
         fit_intercept=True,
         solver="auto",
         tol=1e-6,
-        max_iter=200,
+        max_iter=None,
+        device=None,
+        dtype="float64",
         random_state=None,
         verbose=False,
     ):
@@ -137,6 +149,8 @@ class _ConvexTwoLayer(BaseEstimator):
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.device = device
+        self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
 
@@ -151,8 +165,14 @@ class _ConvexTwoLayer(BaseEstimator):
         if alpha == 0:
             raise ValueError("alpha must be positive for training (alpha=0 has no minimiser).")
         check_positive(self.tol, "tol")
-        check_positive_int(self.max_iter, "max_iter")
-        resolve_solver(self.solver)
+        if self.max_iter is not None:
+            check_positive_int(self.max_iter, "max_iter")
+        if not isinstance(self.solver, str):
+            raise TypeError(f"solver must be a string, got {type(self.solver).__name__}.")
+        if self.solver.lower() not in ("auto",) + FIRST_ORDER_METHODS:
+            resolve_solver(self.solver)
+        resolve_device(self.device)
+        resolve_dtype(self.dtype)
         for name in ("gated", "fit_intercept", "verbose"):
             check_bool(getattr(self, name), name)
         return alpha
@@ -178,6 +198,8 @@ class _ConvexTwoLayer(BaseEstimator):
             tol=self.tol,
             max_iter=self.max_iter,
             verbose=self.verbose,
+            device=resolve_device(self.device),
+            dtype=resolve_dtype(self.dtype),
         )
         net = fit.network
         W1, b1 = self._split_bias(net.W1)

@@ -15,12 +15,17 @@ cross-entropy  ``sum_i H(Y_i - Lam_i)``                     ``Y_i - Lam_i`` in t
 =============  ==========================================  ====================================
 
 Each domain is convex and contains ``0``, so a dual point scaled by ``s in [0, 1]`` stays in it.
+
+``value``, ``gradient`` and ``dual_value`` are written against the Array API, so they take NumPy
+arrays and PyTorch tensors alike (the first-order solvers call them on the device).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_softmax, logsumexp, softmax, xlogy
+from scipy.special import log_softmax
+
+from convexnet._backend import array_namespace
 
 __all__ = ["Loss", "SquaredLoss", "LogisticLoss", "CrossEntropyLoss", "get_loss"]
 
@@ -60,13 +65,15 @@ class SquaredLoss(Loss):
     name = "squared"
 
     def value(self, P, Y):
-        return 0.5 * float(np.sum((P - Y) ** 2))
+        xp = array_namespace(P, Y)
+        return 0.5 * float(xp.sum((P - Y) ** 2))
 
     def gradient(self, P, Y):
         return P - Y
 
     def dual_value(self, lam, Y):
-        return float(np.sum(lam * Y) - 0.5 * np.sum(lam**2))
+        xp = array_namespace(lam, Y)
+        return float(xp.sum(lam * Y) - 0.5 * xp.sum(lam**2))
 
     def cvxpy_expression(self, P, Y):
         import cvxpy as cp
@@ -77,8 +84,25 @@ class SquaredLoss(Loss):
         return 1.0
 
 
-def _binary_entropy(q: np.ndarray) -> np.ndarray:
-    return -xlogy(q, q) - xlogy(1.0 - q, 1.0 - q)
+def _xlogx(xp, q):
+    """``q log q`` with ``0 log 0 = 0``."""
+    positive = q > 0
+    return xp.where(positive, q * xp.log(xp.where(positive, q, xp.ones_like(q))), 0.0 * q)
+
+
+def _binary_entropy(xp, q):
+    return -_xlogx(xp, q) - _xlogx(xp, 1.0 - q)
+
+
+def _sigmoid(xp, z):
+    """``1 / (1 + exp(-z))`` without overflow."""
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _logsumexp_rows(xp, P):
+    m = xp.max(P, axis=1, keepdims=True)
+    return xp.log(xp.sum(xp.exp(P - m), axis=1)) + m[:, 0]
 
 
 class LogisticLoss(Loss):
@@ -88,16 +112,20 @@ class LogisticLoss(Loss):
     _tol = 1e-12
 
     def value(self, P, Y):
-        return float(np.sum(np.logaddexp(0.0, -Y * P)))
+        xp = array_namespace(P, Y)
+        z = -Y * P
+        return float(xp.sum(xp.logaddexp(z, 0.0 * z)))
 
     def gradient(self, P, Y):
-        return -Y * expit(-Y * P)
+        xp = array_namespace(P, Y)
+        return -Y * _sigmoid(xp, -Y * P)
 
     def dual_value(self, lam, Y):
+        xp = array_namespace(lam, Y)
         q = lam * Y
-        if np.any(q < -self._tol) or np.any(q > 1.0 + self._tol):
+        if bool(xp.any(q < -self._tol)) or bool(xp.any(q > 1.0 + self._tol)):
             return -np.inf
-        return float(np.sum(_binary_entropy(np.clip(q, 0.0, 1.0))))
+        return float(xp.sum(_binary_entropy(xp, xp.clip(q, 0.0, 1.0))))
 
     def cvxpy_expression(self, P, Y):
         import cvxpy as cp
@@ -115,17 +143,21 @@ class CrossEntropyLoss(Loss):
     _tol = 1e-12
 
     def value(self, P, Y):
-        return float(np.sum(logsumexp(P, axis=1) - np.sum(Y * P, axis=1)))
+        xp = array_namespace(P, Y)
+        return float(xp.sum(_logsumexp_rows(xp, P) - xp.sum(Y * P, axis=1)))
 
     def gradient(self, P, Y):
-        return softmax(P, axis=1) - Y
+        xp = array_namespace(P, Y)
+        E = xp.exp(P - xp.max(P, axis=1, keepdims=True))
+        return E / xp.sum(E, axis=1, keepdims=True) - Y
 
     def dual_value(self, lam, Y):
+        xp = array_namespace(lam, Y)
         Q = Y - lam
-        if np.any(Q < -self._tol) or np.any(np.abs(Q.sum(axis=1) - 1.0) > 1e-9):
+        row_tol = max(1e-9, 100 * Q.shape[1] * float(xp.finfo(Q.dtype).eps))
+        if bool(xp.any(Q < -self._tol)) or bool(xp.any(xp.abs(xp.sum(Q, axis=1) - 1.0) > row_tol)):
             return -np.inf
-        Q = np.clip(Q, 0.0, 1.0)
-        return float(-np.sum(xlogy(Q, Q)))
+        return float(-xp.sum(_xlogx(xp, xp.clip(Q, 0.0, 1.0))))
 
     def cvxpy_expression(self, P, Y):
         import cvxpy as cp

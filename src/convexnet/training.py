@@ -18,6 +18,11 @@ from convexnet.certificates import Certificate, certify_two_layer
 from convexnet.networks import TwoLayerNetwork, recover_two_layer
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
 from convexnet.solvers.conic import resolve_solver, solve_two_layer_conic
+from convexnet.solvers.first_order import (
+    FIRST_ORDER_METHODS,
+    first_order_memory,
+    solve_two_layer_first_order,
+)
 
 __all__ = ["TwoLayerFit", "train_two_layer", "choose_patterns", "available_memory"]
 
@@ -25,6 +30,10 @@ __all__ = ["TwoLayerFit", "train_two_layer", "choose_patterns", "available_memor
 AUTO_ENUMERATION_LIMIT = 512
 #: ``activation_patterns="sample"`` draws this many Gaussian gates.
 DEFAULT_N_SAMPLES = 100
+#: ``solver="auto"`` switches to the first-order solvers when ``n * n_variables`` exceeds these
+#: (measured in benchmarks/solvers.py: below them the interior-point solve takes under a second).
+AUTO_FIRST_ORDER_GATED = 2e5
+AUTO_FIRST_ORDER_EXACT = 1e7
 
 
 @dataclass
@@ -80,16 +89,65 @@ def choose_patterns(X: np.ndarray, activation_patterns, random_state) -> object:
     return _patterns.enumerate_patterns(X)
 
 
-def _check_memory(program: TwoLayerProgram) -> None:
-    need = program.memory_estimate()
-    have = available_memory()
+def resolve_two_layer_solver(solver, program: TwoLayerProgram) -> list[str]:
+    """The solvers to try, in order, for ``solver`` on ``program``.
+
+    ``"auto"``: the first-order solver (``"fista"`` for gated programs, ``"auglag"`` for exact
+    ones) when ``n * n_variables`` exceeds ``AUTO_FIRST_ORDER_*`` and the program is regularised,
+    else Clarabel then SCS. ``"fista"``/``"auglag"``: the first-order solvers (FISTA needs a
+    program without cones). Any other name: that CVXPY solver.
+    """
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be a string, got {type(solver).__name__}.")
+    name = solver.lower()
+    if name == "auto":
+        size = program.n_samples * program.n_variables
+        limit = AUTO_FIRST_ORDER_GATED if program.gated else AUTO_FIRST_ORDER_EXACT
+        if not program.interpolate and size > limit:
+            return ["fista" if program.gated else "auglag"]
+        return ["CLARABEL", "SCS"]
+    if name in FIRST_ORDER_METHODS:
+        if program.interpolate:
+            raise ValueError(
+                f"solver={solver!r} solves the regularised programs only; the minimum-norm "
+                "interpolation form needs a conic solver (solver='CLARABEL')."
+            )
+        if name == "fista" and not program.gated:
+            raise ValueError(
+                "solver='fista' handles the gated program only (no cone constraints); use "
+                "solver='auglag' for the exact ReLU program."
+            )
+        return ["fista" if program.gated else "auglag"]
+    return [resolve_solver(solver)]
+
+
+def _check_memory(program: TwoLayerProgram, method: str, device=None, dtype="float64") -> None:
+    if method in FIRST_ORDER_METHODS:
+        itemsize = 4 if dtype == "float32" else 8
+        need = first_order_memory(
+            program.n_samples,
+            program.n_features,
+            program.n_outputs,
+            program.n_patterns,
+            program.gated,
+            itemsize,
+        )
+        what = "the first-order solver"
+    else:
+        need = program.memory_estimate()
+        what = "the conic program"
+    have, where = available_memory(), "this machine's"
+    if device is not None and str(device).startswith("cuda"):
+        import torch
+
+        have, where = torch.cuda.mem_get_info(torch.device(device))[1], "the GPU's"
     if need > 0.5 * have:
         raise MemoryError(
-            f"the conic program would need about {need / 2**30:.1f} GiB "
+            f"{what} would need about {need / 2**30:.1f} GiB "
             f"({program.n_patterns} patterns x {program.n_samples} samples x "
-            f"{program.n_features} features), more than half of this machine's "
+            f"{program.n_features} features), more than half of {where} "
             f"{have / 2**30:.1f} GiB. Use fewer patterns (activation_patterns=<int>), "
-            "fewer samples or features, or gated=True."
+            "fewer samples or features, dtype='float32', or gated=True."
         )
 
 
@@ -112,6 +170,7 @@ def _recover_and_certify(program, solution, patterns, interpolate):
         complete=patterns.is_complete,
         interpolate=interpolate,
         equality_dual=solution.equality_dual,
+        cone_multipliers=solution.info.get("multipliers"),
     )
     return solution, network, certificate, float(objective)
 
@@ -127,8 +186,11 @@ def train_two_layer(
     interpolate: bool = False,
     solver: str = "auto",
     tol: float = 1e-6,
-    max_iter: int = 200,
+    max_iter: int | None = None,
     verbose: bool = False,
+    device: str | None = None,
+    dtype: str = "float64",
+    warm_start: TwoLayerSolution | None = None,
 ) -> TwoLayerFit:
     """Solve the two-layer program over ``patterns``, recover the network and certify it.
 
@@ -139,26 +201,46 @@ def train_two_layer(
     solution is kept and ``solution.solver`` says which solver produced it. The first-order SCS
     gets ``100 * max_iter`` iterations. The returned status is ``"optimal"`` when the certified
     relative gap is at most ``tol``; otherwise ``"inaccurate"`` with a :class:`ConvergenceWarning`.
+
+    Above a size (see :func:`resolve_two_layer_solver`) ``"auto"`` uses the matrix-free
+    first-order solvers of :mod:`convexnet.solvers.first_order` instead, on ``device`` (``None``
+    for NumPy, ``"cpu"``/``"cuda"`` for PyTorch) in ``dtype``, warm-started from ``warm_start``.
+    ``max_iter=None`` takes each solver's default (200 interior-point, 10000 first-order steps).
     """
     program = TwoLayerProgram(
         X, Y, patterns.D, patterns.generators, loss, alpha, gated=gated, interpolate=interpolate
     )
-    _check_memory(program)
+    candidates = resolve_two_layer_solver(solver, program)
+    if device is not None and candidates[0] not in FIRST_ORDER_METHODS:
+        raise ValueError(
+            f"device={device!r} needs a first-order solver (solver='fista' or 'auglag'); the "
+            f"conic solver {candidates[0]} runs on the CPU only."
+        )
+    _check_memory(program, candidates[0], device, dtype)
     if verbose:
         print(f"[convexnet] {program.describe()}")
-    if isinstance(solver, str) and solver.lower() == "auto":
-        candidates = ["CLARABEL", "SCS"]
-    else:
-        candidates = [resolve_solver(solver)]
     best, failures = None, []
     for name in candidates:
+        if name in FIRST_ORDER_METHODS:
+            solution = solve_two_layer_first_order(
+                program,
+                tol=tol,
+                max_iter=max_iter,
+                device=device,
+                dtype=dtype,
+                warm_start=warm_start,
+                verbose=verbose,
+            )
+            best = _recover_and_certify(program, solution, patterns, interpolate)
+            break
+        conic_iter = 200 if max_iter is None else max_iter
         solver_tol = min(1e-8, tol * 1e-2)
         while True:
             solution = solve_two_layer_conic(
                 program,
                 solver=name,
                 tol=solver_tol,
-                max_iter=100 * max_iter if name == "SCS" else max_iter,
+                max_iter=100 * conic_iter if name == "SCS" else conic_iter,
                 verbose=verbose,
             )
             if solution.status in ("infeasible", "unbounded", "failed"):

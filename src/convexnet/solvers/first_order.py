@@ -1,0 +1,404 @@
+"""First-order solvers of the two-layer programs: matrix-free, on NumPy or PyTorch (CPU/CUDA).
+
+Both programs are written over one stacked variable ``Z`` of shape ``(d, c, Q)`` whose columns are
+the groups: ``Q = P`` for the gated program (``Z = U``) and ``Q = 2P`` for the exact one
+(``Z = [V, W]``, signs ``s = (+1,..,+1, -1,..,-1)``). With ``M = D * s`` (``n x Q``) the lifted
+operator and its adjoint are, without ever forming the ``n x (Q d)`` lifted matrix::
+
+    A Z  = sum_q M[:, q] * (X Z[:, :, q])        (n, c)     one product X @ Z   (n d c Q flops)
+    A^T R = X^T (M[:, None, :] * R[:, :, None])   (d, c, Q)  one product X^T @ . (n d c Q flops)
+
+* Gated ReLU (SPEC.md §1.4): FISTA (:mod:`convexnet.solvers.fista`) on
+  ``loss(A Z, Y) + alpha sum_q ||Z_q||``.
+* Exact ReLU (SPEC.md §1.3): the cones ``S * (X Z) >= 0`` with ``S = 2D - 1`` are handled by the
+  augmented Lagrangian method (:mod:`convexnet.solvers.auglag`) with FISTA inner solves.
+
+Stopping is on the *certified* relative duality gap (SPEC.md §1.5). The dual point is
+``lam = -grad loss(A Z)``; its constraint value is bounded per group by
+
+    gated:  ||X^T (D_q lam)||
+    exact:  ||X^T (s_q D_q lam + S_q mu_q)||   for any mu_q >= 0
+
+(the second is weak duality for the cone ``K_q = {u : S_q X u >= 0}``:
+``s lam^T D X u <= (X^T (s D lam + S mu))^T u`` on ``K_q``), evaluated with the augmented
+Lagrangian's multipliers ``mu``; at a KKT point both bounds are tight. The primal value for the
+exact program is the objective of the *ReLU network* ``sum_q s_q (X Z_q)_+`` that recovery builds,
+so a residual cone violation can only raise the reported gap, never hide.
+
+Memory: ``O(n d + n c Q + d c Q)``; :func:`first_order_memory` estimates it before allocating.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from convexnet._backend import array_namespace, resolve_device, resolve_dtype, to_backend, to_numpy
+from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
+from convexnet.solvers.auglag import augmented_lagrangian
+from convexnet.solvers.fista import GroupL2Penalty, fista
+
+__all__ = [
+    "FIRST_ORDER_METHODS",
+    "solve_two_layer_first_order",
+    "first_order_memory",
+    "LiftedOperator",
+]
+
+FIRST_ORDER_METHODS = ("fista", "auglag")
+#: Default number of first-order iterations (FISTA steps, summed over augmented-Lagrangian rounds).
+DEFAULT_MAX_ITER = 10_000
+#: Augmented Lagrangian: initial penalty scale and the most FISTA iterations of one outer step.
+RHO_SCALE = 10.0
+INNER_MAX_ITER = 1000
+
+
+def first_order_memory(
+    n: int, d: int, c: int, n_patterns: int, gated: bool, itemsize: int = 8
+) -> int:
+    """Bytes the first-order solver allocates: data, masks, about seven ``n x c x Q`` images."""
+    Q = n_patterns if gated else 2 * n_patterns
+    images = 5 if gated else 8
+    return itemsize * (n * d + 3 * n * Q + images * n * c * Q + 6 * d * c * Q + 4 * n * c)
+
+
+class LiftedOperator:
+    """``Z (d, c, Q) -> sum_q M[:, q] * (X Z[:, :, q])`` and its adjoint, never materialised."""
+
+    def __init__(self, X, M):
+        self.X, self.M = X, M
+        self.xp = array_namespace(X)
+        self.n, self.d = X.shape
+        self.Q = M.shape[1]
+
+    def image(self, Z):
+        """``X Z`` for every group at once: shape ``(n, c, Q)``."""
+        xp = self.xp
+        c = Z.shape[1]
+        return xp.reshape(self.X @ xp.reshape(Z, (self.d, c * self.Q)), (self.n, c, self.Q))
+
+    def predict(self, image):
+        return self.xp.sum(image * self.M[:, None, :], axis=2)
+
+    def adjoint_image(self, G):
+        """``X^T G`` for an ``(n, c, Q)`` array: shape ``(d, c, Q)``."""
+        xp = self.xp
+        c = G.shape[1]
+        return xp.reshape(self.X.T @ xp.reshape(G, (self.n, c * self.Q)), (self.d, c, self.Q))
+
+    def adjoint(self, R):
+        """``A^T R`` for residual-like ``R`` of shape ``(n, c)``."""
+        return self.adjoint_image(R[:, :, None] * self.M[:, None, :])
+
+    def norm_squared(self, c: int, n_iter: int = 15, seed: int = 0) -> float:
+        """``||A||^2`` estimated by power iteration (a few products; underestimates slightly)."""
+        xp = self.xp
+        rng = np.random.default_rng(seed)
+        Z = to_backend(rng.standard_normal((self.d, c, self.Q)), _device_of(self.X), _dt(self.X))
+        value = 1.0
+        for _ in range(n_iter):
+            nrm = float(xp.linalg.vector_norm(xp.reshape(Z, (-1,))))
+            if nrm == 0:
+                return 1.0
+            Z = Z / nrm
+            Z = self.adjoint(self.predict(self.image(Z)))
+            value = float(xp.linalg.vector_norm(xp.reshape(Z, (-1,))))
+        return max(value, 1e-300)
+
+
+def _device_of(array):
+    from array_api_compat import device, is_torch_array
+
+    return str(device(array)) if is_torch_array(array) else None
+
+
+def _dt(array) -> str:
+    return resolve_dtype(array.dtype)
+
+
+class _GatedSmooth:
+    """``loss(A Z, Y)``."""
+
+    def __init__(self, op: LiftedOperator, loss, Y):
+        self.op, self.loss, self.Y = op, loss, Y
+
+    def image(self, Z):
+        return self.op.image(Z)
+
+    def value(self, image) -> float:
+        return self.loss.value(self.op.predict(image), self.Y)
+
+    def gradient(self, image):
+        return self.op.adjoint(self.loss.gradient(self.op.predict(image), self.Y))
+
+
+class _AugLagSmooth(_GatedSmooth):
+    """``loss(A Z, Y) + ||(mu - rho S * X Z)_+||^2 / (2 rho)`` (the cones ``S * X Z >= 0``)."""
+
+    def __init__(self, op, loss, Y, S, mu, rho):
+        super().__init__(op, loss, Y)
+        self.S, self.mu, self.rho = S, mu, rho
+        self.xp = op.xp
+        self._cache = (None, None)
+
+    def _shifted(self, image):
+        # value() and gradient() are asked about the same image in turn: compute once.
+        if self._cache[0] is not image:
+            T = self.S[:, None, :] * image
+            T *= -self.rho
+            T += self.mu
+            self._cache = (image, self.xp.maximum(T, 0.0))
+        return self._cache[1]
+
+    def value(self, image) -> float:
+        T = self._shifted(image)
+        return super().value(image) + float(self.xp.sum(T * T)) / (2.0 * self.rho)
+
+    def gradient(self, image):
+        op = self.op
+        R = self.loss.gradient(op.predict(image), self.Y)
+        G = R[:, :, None] * op.M[:, None, :] - self.S[:, None, :] * self._shifted(image)
+        return op.adjoint_image(G)
+
+
+class _Certifier:
+    """The certified relative duality gap at an iterate (see the module docstring)."""
+
+    def __init__(self, op, loss, Y, alpha, S=None, signs=None):
+        self.op, self.loss, self.Y, self.alpha, self.S, self.signs = op, loss, Y, alpha, S, signs
+        self.xp = op.xp
+        self.last = {}
+
+    def __call__(self, Z, image, mu=None) -> dict:
+        xp, op = self.xp, self.op
+        pred = op.predict(image)
+        lam = -self.loss.gradient(pred, self.Y)
+        G = lam[:, :, None] * op.M[:, None, :]
+        if mu is not None:
+            G = G + self.S[:, None, :] * mu
+        kappa = xp.linalg.vector_norm(op.adjoint_image(G), axis=0)  # (c, Q)
+        kbar = float(xp.max(kappa)) if kappa.size else 0.0
+        scale = 1.0 if kbar <= self.alpha else self.alpha / kbar
+        dual = self.loss.dual_value(lam * scale, self.Y)
+        penalty = self.alpha * float(xp.sum(xp.linalg.vector_norm(Z, axis=0)))
+        convex = self.loss.value(pred, self.Y) + penalty
+        if self.S is None:
+            primal, violation = convex, 0.0
+        else:
+            relu = xp.sum(xp.maximum(image, 0.0) * self.signs[None, None, :], axis=2)
+            primal = self.loss.value(relu, self.Y) + penalty
+            violation = float(xp.max(xp.maximum(-(self.S[:, None, :] * image), 0.0)))
+            violation /= max(float(xp.max(xp.abs(image))), 1e-300)
+        gap = primal - dual
+        self.last = {
+            "primal": primal,
+            "convex_objective": convex,
+            "dual": dual,
+            "gap": gap,
+            "relative_gap": gap / max(abs(primal), 1e-300),
+            "kappa": kbar,
+            "violation": violation,
+        }
+        return self.last
+
+
+def solve_two_layer_first_order(
+    program: TwoLayerProgram,
+    *,
+    tol: float = 1e-6,
+    max_iter: int | None = None,
+    device: str | None = None,
+    dtype: str = "float64",
+    warm_start: TwoLayerSolution | None = None,
+    check_every: int = 10,
+    verbose: bool = False,
+) -> TwoLayerSolution:
+    """Solve a two-layer program by FISTA (gated) or the augmented Lagrangian method (exact).
+
+    Stops when the certified relative duality gap is at most ``tol`` (status ``"optimal"``) or
+    after ``max_iter`` FISTA iterations in all (status ``"inaccurate"``, ``info["reason"]`` says
+    so). ``device=None`` runs on NumPy; ``"cpu"`` or ``"cuda"`` on PyTorch; ``dtype`` is
+    ``"float64"`` or ``"float32"``. ``warm_start`` starts from an earlier solution of a program
+    over the same patterns (regularisation paths). ``info`` holds the certified ``gap``,
+    ``relative_gap``, ``dual``, the cone ``violation`` (exact program) and the multipliers.
+    """
+    if program.interpolate:
+        raise ValueError(
+            "the first-order solvers handle the regularised programs only; the minimum-norm "
+            "interpolation form needs a conic solver (solver='CLARABEL')."
+        )
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype)
+    max_iter = DEFAULT_MAX_ITER if max_iter is None else int(max_iter)
+    start = time.perf_counter()
+    n, d, c, P = program.n_samples, program.n_features, program.n_outputs, program.n_patterns
+    gated = program.gated
+    D = program.D.astype(float)
+    if gated:
+        Mnp, Snp = D, None
+    else:
+        Mnp = np.concatenate([D, -D], axis=1)
+        Snp = np.concatenate([2 * D - 1, 2 * D - 1], axis=1)
+    X = to_backend(program.X, device, dtype)
+    Y = to_backend(program.Y, device, dtype)
+    op = LiftedOperator(X, to_backend(Mnp, device, dtype))
+    xp = op.xp
+    penalty = GroupL2Penalty(float(program.alpha))
+    Z0 = np.zeros((d, c, op.Q))
+    if warm_start is not None:
+        Z0 = _stack_solution(warm_start, gated)
+    Z = to_backend(Z0, device, dtype)
+    loss_L = program.loss.smoothness() * op.norm_squared(c)
+    history = []
+
+    if gated:
+        certifier = _Certifier(op, program.loss, Y, program.alpha)
+
+        def stop(Zk, image, k):
+            info = certifier(Zk, image)
+            history.append((k, info["relative_gap"]))
+            if verbose:
+                print(f"[fista] it {k:6d}  rel gap {info['relative_gap']:.3e}")
+            return info["relative_gap"] <= tol
+
+        res = fista(
+            _GatedSmooth(op, program.loss, Y),
+            penalty,
+            Z,
+            lipschitz=loss_L,
+            max_iter=max_iter,
+            stop=stop,
+            check_every=check_every,
+        )
+        Z, image, n_iter, converged = res.x, res.image, res.n_iter, res.converged
+        info = certifier(Z, image)
+        extra = {"method": "fista"}
+        mu = None
+    else:
+        S = to_backend(Snp, device, dtype)
+        signs = to_backend(np.r_[np.ones(P), -np.ones(P)], device, dtype)
+        certifier = _Certifier(op, program.loss, Y, program.alpha, S=S, signs=signs)
+        x_norm2 = float(np.linalg.norm(program.X, 2)) ** 2
+        # The cone term acts on the few violated rows: scale rho by the largest row norm, so
+        # that a row's penalty curvature is RHO_SCALE times the loss's.
+        rho0 = RHO_SCALE * loss_L / max(float(np.max(np.sum(program.X**2, axis=1))), 1e-300)
+        inner = {"eps": 0.1, "count": 0}
+
+        def done(Zk, image, mu_plus, rho, k):
+            info = certifier(Zk, image, mu_plus)
+            history.append((k, info["relative_gap"]))
+            if verbose:
+                print(
+                    f"[auglag] it {k:6d}  rho {rho:.1e}  rel gap {info['relative_gap']:.3e}  "
+                    f"violation {info['violation']:.1e}"
+                )
+            return _converged(info, tol)
+
+        def inner_done(Zk, image, mu_plus, rho, k):
+            # An outer step ends when the subproblem's stationarity (the dual bound with the
+            # multiplier the iterate implies) is within eps; eps halves each step, down to tol.
+            inner["count"] += check_every
+            if inner["count"] >= INNER_MAX_ITER or certifier.last["kappa"] <= program.alpha * (
+                1.0 + inner["eps"]
+            ):
+                inner["count"], inner["eps"] = 0, max(inner["eps"] * 0.5, tol)
+                return True
+            return False
+
+        res = augmented_lagrangian(
+            lambda mu, rho: _AugLagSmooth(op, program.loss, Y, S, mu, rho),
+            lambda image: S[:, None, :] * image,
+            penalty,
+            Z,
+            xp.zeros((n, c, op.Q), dtype=X.dtype, device=_device_of(X)),
+            rho=rho0,
+            lipschitz_for=lambda rho: loss_L + rho * x_norm2,
+            max_iter=max_iter,
+            done=done,
+            inner_done=inner_done,
+            check_every=check_every,
+            max_rho=100.0 * rho0,
+        )
+        Z, n_iter, converged, mu = res.x, res.n_iter, res.converged, res.mu
+        violation = certifier(Z, res.image, mu)["violation"]
+        Z = to_backend(project_onto_cones(program.X, Snp, to_numpy(Z)), device, dtype)
+        info = certifier(Z, op.image(Z), mu)
+        extra = {
+            "method": "auglag",
+            "rho": res.rho,
+            "outer_iterations": res.n_outer,
+            "violation_before_projection": violation,
+        }
+    status = "optimal" if _converged(info, tol) else "inaccurate"
+    Znp = to_numpy(Z).astype(float)
+    V = np.transpose(Znp[:, :, :P], (2, 0, 1))
+    W = None if gated else np.transpose(Znp[:, :, P:], (2, 0, 1))
+    info = dict(info, **extra, history=history, device=device or "numpy", dtype=dtype)
+    if not converged and status != "optimal":
+        info["reason"] = f"max_iter={max_iter} iterations reached before the gap reached {tol:g}"
+    if mu is not None:
+        info["multipliers"] = to_numpy(mu).astype(float)
+    return TwoLayerSolution(
+        V=V,
+        W=W,
+        status=status,
+        objective=float(info["convex_objective"]),
+        solve_time=time.perf_counter() - start,
+        solver=extra["method"].upper(),
+        iterations=int(n_iter),
+        info=info,
+    )
+
+
+def project_onto_cones(X: np.ndarray, S: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """Project every non-zero group ``Z[:, k, q]`` onto its cone ``{u : S_q * (X u) >= 0}``.
+
+    By Moreau, ``Proj_K(z) = z + A^T nu`` with ``nu = argmin_{nu >= 0} ||z + A^T nu||`` and
+    ``A = S_q X`` (non-negative least squares on the rows the group violates or nearly touches,
+    grown until every row holds). Makes the augmented Lagrangian's last iterate exactly feasible,
+    so the network that recovery builds is the convex solution.
+    """
+    from scipy.optimize import nnls
+
+    Z = np.array(Z, dtype=float, copy=True)
+    d, c, Q = Z.shape
+    for q in range(Q):
+        A = S[:, q][:, None] * X
+        for k in range(c):
+            z = Z[:, k, q]
+            if not np.any(z):
+                continue
+            margins = A @ z
+            scale = max(float(np.abs(margins).max()), 1e-300)
+            if margins.min() >= 0:
+                continue
+            rows = np.flatnonzero(margins <= 1e-8 * scale)
+            for _ in range(20):
+                nu, _ = nnls(A[rows].T, -z, maxiter=50 * len(rows) + 100)
+                u = z + A[rows].T @ nu
+                bad = np.flatnonzero(A @ u < -1e-12 * scale)
+                if bad.size == 0:
+                    break
+                rows = np.union1d(rows, bad)
+            Z[:, k, q] = u
+    return Z
+
+
+def _converged(info: dict, tol: float) -> bool:
+    """Certified gap within ``tol`` and cones that hold to that precision.
+
+    A network whose neurons leave their cones is not covered by the dual bound over the given
+    patterns (its gap may even be negative), so the exact program also asks that the ReLU
+    network and the convex program agree to ``tol``.
+    """
+    scale = max(abs(info["primal"]), 1e-300)
+    agree = abs(info["primal"] - info["convex_objective"]) <= tol * scale
+    return abs(info["relative_gap"]) <= tol and agree and info["violation"] <= tol
+
+
+def _stack_solution(solution: TwoLayerSolution, gated: bool) -> np.ndarray:
+    blocks = [solution.V] if gated or solution.W is None else [solution.V, solution.W]
+    if not gated and solution.W is None:
+        blocks.append(np.zeros_like(solution.V))
+    return np.concatenate([np.transpose(B, (1, 2, 0)) for B in blocks], axis=2)
