@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -17,13 +17,28 @@ from convexnet._validation import (
     check_positive,
     check_positive_int,
 )
+from convexnet.certificates import gated_kappa
 from convexnet.losses import CrossEntropyLoss, LogisticLoss, SquaredLoss
 from convexnet.networks import two_layer_module
 from convexnet.solvers.conic import resolve_solver
 from convexnet.solvers.first_order import FIRST_ORDER_METHODS
 from convexnet.training import choose_patterns, train_two_layer
 
-__all__ = ["ConvexReLURegressor", "ConvexReLUClassifier"]
+__all__ = ["ConvexReLURegressor", "ConvexReLUClassifier", "alpha_grid"]
+
+
+def alpha_grid(X, Y, loss, D, *, n_alphas: int = 8, eps: float = 1e-2) -> np.ndarray:
+    """``n_alphas`` values from ``alpha_max`` down to ``eps * alpha_max``, geometrically.
+
+    ``alpha_max = max_i ||X^T D_i lam0||`` with ``lam0 = -grad loss(0)``: at or above it the zero
+    network is optimal for the gated program over ``D``, and hence for the exact one (whose dual
+    constraint is smaller), by the optimality condition of SPEC.md §1.5.
+    """
+    lam0 = loss.dual_point(np.zeros_like(Y), Y)
+    alpha_max = float(gated_kappa(X, D, lam0).max(initial=0.0))
+    if alpha_max <= 0:
+        raise ValueError("every pattern gives a zero dual constraint: the data carry no signal.")
+    return alpha_max * np.geomspace(1.0, eps, n_alphas)
 
 _OBJECTIVE_DOC = """
     The network and the objective every reported number refers to::
@@ -182,11 +197,12 @@ class _ConvexTwoLayer(BaseEstimator):
         d = self.n_features_in_
         return M[:d], (M[d] if self.fit_intercept else np.zeros(M.shape[1]))
 
-    def _fit_arrays(self, X, Y, loss):
+    def _fit_arrays(self, X, Y, loss, patterns=None, warm_start=None):
         alpha = self._check_params()
         start = time.perf_counter()
         Xa = self._augment(X)
-        patterns = choose_patterns(Xa, self.activation_patterns, self.random_state)
+        if patterns is None:
+            patterns = choose_patterns(Xa, self.activation_patterns, self.random_state)
         fit = train_two_layer(
             Xa,
             Y,
@@ -200,7 +216,10 @@ class _ConvexTwoLayer(BaseEstimator):
             verbose=self.verbose,
             device=resolve_device(self.device),
             dtype=resolve_dtype(self.dtype),
+            warm_start=warm_start,
         )
+        self.patterns_ = patterns
+        self._solution = fit.solution
         net = fit.network
         W1, b1 = self._split_bias(net.W1)
         W2 = net.W2[:, 0] if net.W2.shape[1] == 1 else net.W2
@@ -222,6 +241,45 @@ class _ConvexTwoLayer(BaseEstimator):
         self.n_iter_ = int(fit.solution.iterations or 1)
         self.fit_time_ = time.perf_counter() - start
         return self
+
+    def fit(self, X, y):
+        """Train on ``X`` (n_samples, n_features) and ``y``."""
+        X, Y, loss = self._prepare(X, y)
+        return self._fit_arrays(X, Y, loss)
+
+    def path(self, X, y, alphas=None, *, n_alphas: int = 8, eps: float = 1e-2) -> list:
+        """Fit along a decreasing grid of ``alpha``, each solve warm-started from the last.
+
+        All fits share one set of activation patterns (chosen on ``X``), so the first-order
+        solvers restart from the previous solution; the interior-point solvers solve afresh.
+        ``alphas=None`` takes ``n_alphas`` values geometrically from ``alpha_max`` (the smallest
+        ``alpha`` whose solution is zero, bounded by ``max_i ||X^T D_i lam0||`` with
+        ``lam0 = -grad loss(0)``) down to ``eps * alpha_max``. Returns fitted copies of this
+        estimator, one per ``alpha``, in decreasing order of ``alpha``; ``self`` is not changed.
+        """
+        X, Y, loss = self._prepare(X, y)
+        Xa = self._augment(X)
+        patterns = choose_patterns(Xa, self.activation_patterns, self.random_state)
+        if alphas is None:
+            check_positive_int(n_alphas, "n_alphas")
+            check_positive(eps, "eps")
+            alphas = alpha_grid(Xa, Y, loss, patterns.D, n_alphas=n_alphas, eps=eps)
+        alphas = np.sort(np.asarray(alphas, dtype=float).ravel())[::-1]
+        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
+            raise ValueError("alphas must be a non-empty sequence of positive finite numbers.")
+        fits, warm = [], None
+        for a in alphas:
+            est = clone(self).set_params(alpha=float(a))
+            est._copy_encoding(self)
+            est._fit_arrays(X, Y, loss, patterns=patterns, warm_start=warm)
+            warm = est._solution
+            fits.append(est)
+        return fits
+
+    def _copy_encoding(self, other) -> None:
+        for name in ("_y_1d", "_encoder", "classes_", "n_features_in_", "feature_names_in_"):
+            if hasattr(other, name):
+                setattr(self, name, getattr(other, name))
 
     def _decision(self, X):
         check_is_fitted(self, "network_")
@@ -263,12 +321,14 @@ class ConvexReLURegressor(RegressorMixin, _ConvexTwoLayer):
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples[, n_outputs])."""
+        return super().fit(X, y)
+
+    def _prepare(self, X, y):
         _check_numeric(X, "X")
         _check_numeric(y, "y")
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
         self._y_1d = y.ndim == 1
-        Y = y.reshape(len(y), -1).astype(np.float64)
-        return self._fit_arrays(X, Y, SquaredLoss())
+        return X, y.reshape(len(y), -1).astype(np.float64), SquaredLoss()
 
     def predict(self, X):
         """Network output, (n_samples,) for a 1-D target, else (n_samples, n_outputs)."""
@@ -309,6 +369,9 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexTwoLayer):
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and class labels ``y`` (n_samples,)."""
+        return super().fit(X, y)
+
+    def _prepare(self, X, y):
         _check_numeric(X, "X")
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
@@ -325,7 +388,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexTwoLayer):
         else:
             Y = np.eye(len(self.classes_))[codes]
             loss = CrossEntropyLoss()
-        return self._fit_arrays(X, Y, loss)
+        return X, Y, loss
 
     def decision_function(self, X):
         """Logits: (n_samples,) for two classes, else (n_samples, n_classes)."""
