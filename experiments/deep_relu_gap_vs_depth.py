@@ -42,7 +42,8 @@ def main(figdir=None):
             res = train_deep_relu_nonconvex(
                 x[:, None], yy, [20] * (L - 1), biases=True, alpha=1e-3, n_starts=3
             )
-            ax.plot(g, deep_relu_forward(g[:, None], res.branches)[:, 0], "--", label=f"trained L={L}")
+            out = deep_relu_forward(g[:, None], res.branches)[:, 0]
+            ax.plot(g, out, "--", label=f"trained L={L}")
         ax.legend(fontsize=8)
         fig.savefig(f"{figdir}/deep_relu_spline.png", dpi=90)
 
