@@ -14,7 +14,14 @@ import numpy as np
 from convexnet.losses import get_loss
 from convexnet.networks import TwoLayerNetwork
 
-__all__ = ["NonConvexResult", "train_two_layer_nonconvex"]
+__all__ = [
+    "DeepNonConvexResult",
+    "NonConvexResult",
+    "deep_relu_forward",
+    "deep_relu_regularizer",
+    "train_deep_relu_nonconvex",
+    "train_two_layer_nonconvex",
+]
 
 
 @dataclass
@@ -116,3 +123,188 @@ def train_two_layer_nonconvex(
     objectives = np.array(objectives)
     best = int(np.argmin(objectives))
     return NonConvexResult(objectives, nets[best], float(objectives[best]), np.array(times))
+
+
+# ------------------------------------------------------------------------------------------------
+# deep ReLU networks (SPEC.md §4): standard (one branch) and parallel (several branches)
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DeepNonConvexResult:
+    """Every start of :func:`train_deep_relu_nonconvex` and the best (feasible) one.
+
+    ``objectives[s]`` is the regulariser (interpolation) or ``loss + alpha * regulariser`` of start
+    ``s``; ``residuals[s] = max |f(X) - Y|``; ``feasible[s]`` says ``residuals[s] <= feas_tol``
+    (always true for the regularised problem). ``branches`` holds the best start's layers,
+    ``branches[j] = [(W_1, b_1), ..., (W_L, b_L)]`` (``b_l`` is ``None`` without biases).
+    """
+
+    objectives: np.ndarray
+    residuals: np.ndarray
+    feasible: np.ndarray
+    best_objective: float
+    branches: list
+    times: np.ndarray
+
+
+def deep_relu_forward(X: np.ndarray, branches) -> np.ndarray:
+    """``sum_j f_j(X)``, with ``f_j`` a chain ``x -> relu(x W_1 + b_1) ... W_L + b_L`` (NumPy)."""
+    out = 0.0
+    for layers in branches:
+        h = np.asarray(X, dtype=float)
+        for l, (W, b) in enumerate(layers):
+            h = h @ W + (0.0 if b is None else b)
+            if l < len(layers) - 1:
+                h = np.maximum(h, 0.0)
+        out = out + h
+    return np.asarray(out)
+
+
+def deep_relu_regularizer(branches, regularization: str = "weight_decay") -> float:
+    """``(1/2) sum ||W||_F^2`` ("weight_decay", [002] (17)) or ``(1/L) sum_{j,l} ||W_{l,j}||_F^L``
+    ("lth_power", [002] (22)); biases are never penalised."""
+    total = 0.0
+    for layers in branches:
+        L = len(layers)
+        norms = np.array([np.linalg.norm(W) for W, _ in layers])
+        wd = regularization == "weight_decay"
+        total += 0.5 * np.sum(norms**2) if wd else np.sum(norms**L) / L
+    return float(total)
+
+
+def train_deep_relu_nonconvex(
+    X: np.ndarray,
+    Y: np.ndarray,
+    widths,
+    *,
+    n_branches: int = 1,
+    regularization: str = "weight_decay",
+    alpha: float | None = None,
+    biases: bool = False,
+    n_starts: int = 10,
+    max_iter: int = 300,
+    outer_iter: int = 40,
+    feas_tol: float = 1e-6,
+    init_scale: float = 1.0,
+    random_state: int = 0,
+) -> DeepNonConvexResult:
+    """Train deep ReLU networks of hidden ``widths`` non-convexly (torch L-BFGS, float64).
+
+    The network is ``sum_{j<=n_branches} relu(... relu(X W_{1,j} + b_{1,j}) ...) W_{L,j} (+ b)``
+    with ``L = len(widths) + 1`` (one branch: the standard network (17); several: the parallel
+    network (22) of [002]). ``alpha=None`` solves the interpolation problem ``min R s.t.
+    f(X) = Y`` by an augmented Lagrangian (``outer_iter`` multiplier updates, each an L-BFGS run of
+    ``max_iter`` iterations); ``alpha > 0`` minimises ``(1/2)||f(X) - Y||^2 + alpha R``. ``R`` is
+    :func:`deep_relu_regularizer`; biases (``biases=True``, every layer) are not penalised.
+    """
+    import time
+
+    import torch
+
+    if regularization not in ("weight_decay", "lth_power"):
+        raise ValueError(
+            f"regularization must be 'weight_decay' or 'lth_power', got {regularization!r}."
+        )
+    X = np.asarray(X, dtype=float)
+    Y2 = np.asarray(Y, dtype=float).reshape(X.shape[0], -1)
+    dims = [X.shape[1], *[int(w) for w in widths], Y2.shape[1]]
+    L = len(dims) - 1
+    Xt = torch.as_tensor(X)
+    Yt = torch.as_tensor(Y2)
+    gen = torch.Generator().manual_seed(int(random_state))
+
+    def forward(params):
+        out = 0.0
+        for layers in params:
+            h = Xt
+            for l, (W, b) in enumerate(layers):
+                h = h @ W + (0.0 if b is None else b)
+                if l < L - 1:
+                    h = torch.relu(h)
+            out = out + h
+        return out
+
+    def reg(params):
+        total = 0.0
+        for layers in params:
+            for W, _ in layers:
+                sq = torch.sum(W**2)
+                wd = regularization == "weight_decay"
+                total = total + (0.5 * sq if wd else sq ** (L / 2) / L)
+        return total
+
+    objectives, residuals, times, nets = [], [], [], []
+    for _ in range(n_starts):
+        params, flat = [], []
+        for _ in range(n_branches):
+            layers = []
+            for l in range(L):
+                W = torch.randn(dims[l], dims[l + 1], generator=gen, dtype=torch.float64)
+                W = (init_scale * W / np.sqrt(dims[l])).requires_grad_(True)
+                b = None
+                if biases:
+                    b = 0.1 * torch.randn(dims[l + 1], generator=gen, dtype=torch.float64)
+                    b.requires_grad_(True)
+                    flat.append(b)
+                flat.append(W)
+                layers.append((W, b))
+            params.append(layers)
+        mult = torch.zeros_like(Yt)
+        rho = 10.0
+        start = time.perf_counter()
+        rounds = 1 if alpha is not None else outer_iter
+        prev = np.inf
+        for _ in range(rounds):
+            opt = torch.optim.LBFGS(
+                flat,
+                lr=1.0,
+                max_iter=max_iter,
+                tolerance_grad=1e-11,
+                tolerance_change=1e-14,
+                history_size=50,
+                line_search_fn="strong_wolfe",
+            )
+
+            def closure(opt=opt, params=params, mult=mult, rho=rho):
+                opt.zero_grad()
+                R = forward(params) - Yt
+                if alpha is None:
+                    J = reg(params) + torch.sum(mult * R) + 0.5 * rho * torch.sum(R**2)
+                else:
+                    J = 0.5 * torch.sum(R**2) + alpha * reg(params)
+                J.backward()
+                return J
+
+            opt.step(closure)
+            if alpha is None:
+                with torch.no_grad():
+                    R = forward(params) - Yt
+                    mult += rho * R
+                    r = float(torch.max(torch.abs(R)))
+                if r <= 0.1 * feas_tol:
+                    break
+                if r > 0.25 * prev:
+                    rho = min(rho * 4.0, 1e8)
+                prev = r
+        times.append(time.perf_counter() - start)
+        net = [
+            [
+                (W.detach().numpy().copy(), None if b is None else b.detach().numpy().copy())
+                for W, b in layers
+            ]
+            for layers in params
+        ]
+        out = deep_relu_forward(X, net)
+        res = float(np.max(np.abs(out - Y2)))
+        R = deep_relu_regularizer(net, regularization)
+        objectives.append(R if alpha is None else 0.5 * float(np.sum((out - Y2) ** 2)) + alpha * R)
+        residuals.append(res)
+        nets.append(net)
+    objectives, residuals = np.array(objectives), np.array(residuals)
+    feasible = residuals <= feas_tol if alpha is None else np.ones(n_starts, dtype=bool)
+    pool = np.where(feasible, objectives, np.inf)
+    best = int(np.argmin(pool)) if np.any(feasible) else int(np.argmin(residuals))
+    return DeepNonConvexResult(
+        objectives, residuals, feasible, float(objectives[best]), nets[best], np.array(times)
+    )
