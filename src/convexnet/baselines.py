@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convexnet.losses import get_loss
-from convexnet.networks import TwoLayerNetwork
+from convexnet.networks import REGULARIZERS, ThreeLayerNetwork, TwoLayerNetwork
 
 __all__ = [
     "DeepNonConvexResult",
@@ -20,6 +20,7 @@ __all__ = [
     "deep_relu_forward",
     "deep_relu_regularizer",
     "train_deep_relu_nonconvex",
+    "train_three_layer_nonconvex",
     "train_two_layer_nonconvex",
 ]
 
@@ -308,3 +309,138 @@ def train_deep_relu_nonconvex(
     return DeepNonConvexResult(
         objectives, residuals, feasible, float(objectives[best]), nets[best], np.array(times)
     )
+
+
+def train_three_layer_nonconvex(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    n_subnetworks: int,
+    width: int,
+    alpha: float,
+    loss: str = "squared",
+    regularizer: str = "R1",
+    optimizer: str = "adam",
+    n_starts: int = 10,
+    max_iter: int = 2000,
+    lr: float = 1e-2,
+    init_scale: float = 1.0,
+    random_state: int = 0,
+) -> NonConvexResult:
+    """Train a three-layer parallel ReLU network non-convexly from ``n_starts`` random starts.
+
+    ``K = n_subnetworks`` sub-networks of ``width`` first-layer neurons; with ``c > 1`` outputs,
+    ``K`` per output, each feeding only its own output (decoupled, as the convex program). The
+    objective is ``loss(f(X), Y) + alpha * R`` with ``R`` one of (SPEC.md §3.2):
+
+    * ``"R1"``: ``sum_k (||w2_k||^2 + ||w3_k||^2) / 2`` with ``||W1_k||_F <= 1``, enforced by
+      projecting each ``W1_k`` onto the unit ball after every step (projected gradient; with
+      ``optimizer="lbfgs"`` the ball is parametrised as ``W1_k = U_k / max(1, ||U_k||)``);
+    * ``"R3"``: ``sum_k (a_k^3 + b_k^3 + c_k^3) / 3``;
+    * ``"WD"``: ``sum_k (a_k^2 + b_k^2 + c_k^2) / 2`` (not the convex program's objective).
+
+    ``optimizer`` is ``"adam"``, ``"sgd"`` (full-batch gradient descent with momentum 0.9) or
+    ``"lbfgs"``. Each start's objective is re-evaluated in NumPy on the returned weights.
+    """
+    import time
+
+    import torch
+
+    if regularizer not in REGULARIZERS:
+        raise ValueError(f"regularizer must be one of {REGULARIZERS}, got {regularizer!r}.")
+    if optimizer not in ("adam", "sgd", "lbfgs"):
+        raise ValueError(f"optimizer must be 'adam', 'sgd' or 'lbfgs', got {optimizer!r}.")
+    lossobj = get_loss(loss)
+    Y2 = Y.reshape(X.shape[0], -1).astype(float)
+    d = X.shape[1]
+    c = Y2.shape[1]
+    K = n_subnetworks * c
+    mask = np.kron(np.eye(c), np.ones((n_subnetworks, 1)))  # (K, c)
+    Xt = torch.as_tensor(X, dtype=torch.float64)
+    Yt = torch.as_tensor(Y2, dtype=torch.float64)
+    Mt = torch.as_tensor(mask, dtype=torch.float64)
+    tloss = _torch_loss(lossobj.name)
+    gen = torch.Generator().manual_seed(int(random_state))
+    parametrise = regularizer == "R1" and optimizer == "lbfgs"
+
+    def first_layer(U):
+        if not parametrise:
+            return U
+        norms = torch.sqrt(torch.sum(U**2, dim=(1, 2)))
+        return U / torch.clamp(norms, min=1.0)[:, None, None]
+
+    def objective(U, w2, w3):
+        W1 = first_layer(U)
+        w3m = w3 * Mt
+        H1 = torch.relu(torch.einsum("nd,kdm->nkm", Xt, W1))
+        H2 = torch.relu(torch.einsum("nkm,km->nk", H1, w2))
+        a = torch.sqrt(torch.sum(W1**2, dim=(1, 2)) + 1e-300)
+        b = torch.sqrt(torch.sum(w2**2, dim=1) + 1e-300)
+        cc = torch.sqrt(torch.sum(w3m**2, dim=1) + 1e-300)
+        if regularizer == "R1":
+            pen = 0.5 * torch.sum(b**2 + cc**2)
+        elif regularizer == "R3":
+            pen = torch.sum(a**3 + b**3 + cc**3) / 3.0
+        else:
+            pen = 0.5 * torch.sum(a**2 + b**2 + cc**2)
+        return tloss(H2 @ w3m, Yt) + alpha * pen
+
+    def project(U):
+        if regularizer == "R1" and not parametrise:
+            with torch.no_grad():
+                norms = torch.sqrt(torch.sum(U**2, dim=(1, 2)))
+                U /= torch.clamp(norms, min=1.0)[:, None, None]
+
+    objectives, times, nets = [], [], []
+    for _ in range(n_starts):
+        U = init_scale * torch.randn(K, d, width, generator=gen, dtype=torch.float64) / np.sqrt(d)
+        w2 = init_scale * torch.randn(K, width, generator=gen, dtype=torch.float64) / np.sqrt(width)
+        w3 = init_scale * torch.randn(K, c, generator=gen, dtype=torch.float64) / np.sqrt(K)
+        project(U)
+        params = [U.requires_grad_(True), w2.requires_grad_(True), w3.requires_grad_(True)]
+        start = time.perf_counter()
+        if optimizer == "lbfgs":
+            opt = torch.optim.LBFGS(
+                params,
+                lr=1.0,
+                max_iter=max_iter,
+                tolerance_grad=1e-12,
+                tolerance_change=1e-15,
+                history_size=50,
+                line_search_fn="strong_wolfe",
+            )
+
+            def closure(U=U, w2=w2, w3=w3, opt=opt):
+                opt.zero_grad()
+                J = objective(U, w2, w3)
+                J.backward()
+                return J
+
+            opt.step(closure)
+        else:
+            if optimizer == "adam":
+                opt = torch.optim.Adam(params, lr=lr)
+            else:
+                opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
+            for _ in range(max_iter):
+                opt.zero_grad()
+                objective(U, w2, w3).backward()
+                opt.step()
+                project(U)
+        times.append(time.perf_counter() - start)
+        with torch.no_grad():
+            W1 = first_layer(U)
+            if regularizer == "R1":  # make ||W1_k|| <= 1 exact in float64 before evaluating
+                norms = torch.sqrt(torch.sum(W1**2, dim=(1, 2)))
+                W1 = W1 / torch.clamp(norms, min=1.0)[:, None, None]
+        net = ThreeLayerNetwork(
+            W1.detach().numpy().copy(),
+            w2.detach().numpy().copy(),
+            (w3 * Mt).detach().numpy().copy(),
+        )
+        value = net.objective(X, Y2, lossobj, alpha, regularizer)
+        objectives.append(value if np.isfinite(value) else np.inf)
+        nets.append(net)
+    objectives = np.array(objectives)
+    best = int(np.argmin(objectives))
+    return NonConvexResult(objectives, nets[best], float(objectives[best]), np.array(times))

@@ -42,6 +42,9 @@ __all__ = [
     "gated_kappa",
     "coarse_kappa",
     "certify_two_layer",
+    "certify_three_layer",
+    "block_kappa",
+    "three_layer_kappa",
     "SCOPE_ALL",
     "SCOPE_PATTERNS",
 ]
@@ -51,6 +54,14 @@ SCOPE_PATTERNS = "networks whose neurons use the given activation patterns"
 SCOPE_ALL_GATED = "all gated networks of any width and any gates"
 SCOPE_PATTERNS_GATED = "gated networks with the given gates"
 SCOPE_DECOUPLED = " whose neurons each feed one output (decoupled)"
+SCOPE_THREE_PREFIX = "all three-layer parallel networks"
+SCOPE_THREE_ALL = (
+    SCOPE_THREE_PREFIX + " of first-layer width <= {width}, any number of sub-networks"
+)
+SCOPE_THREE_BLOCKS = (
+    "three-layer networks whose sub-networks use the given blocks (first- and second-layer "
+    "activation patterns)"
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ class Certificate:
     @property
     def is_global(self) -> bool:
         """Whether the bound covers every activation pattern (networks of any width)."""
-        return self.scope.startswith((SCOPE_ALL, SCOPE_ALL_GATED))
+        return self.scope.startswith((SCOPE_ALL, SCOPE_ALL_GATED, SCOPE_THREE_PREFIX))
 
     def summary(self) -> str:
         return (
@@ -278,4 +289,169 @@ def certify_two_layer(
         dual_point=lam_bar,
         residual=residual,
         coupled_dual=coupled_dual,
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# Three-layer parallel networks ([001]; SPEC.md §3.5)
+# ----------------------------------------------------------------------------------------
+
+_RHO_PROBLEMS: dict = {}
+
+
+def _rho_problem(m: int, n: int, d: int):
+    """CVXPY problem ``min_{mu >= 0} max_j ||q_j + P_j mu_j + Q_j mu_c||`` with parameters.
+
+    Compiled once per block size ``m`` (DPP), then re-solved with new parameter values.
+    """
+    import cvxpy as cp
+
+    key = (m, n, d)
+    if key not in _RHO_PROBLEMS:
+        q = [cp.Parameter(d) for _ in range(m)]
+        P = [cp.Parameter((d, n)) for _ in range(m)]
+        Q = [cp.Parameter((d, n)) for _ in range(m)]
+        mu = [cp.Variable(n, nonneg=True) for _ in range(m + 1)]
+        t = cp.Variable()
+        cons = [cp.norm(q[j] + P[j] @ mu[j] + Q[j] @ mu[m], 2) <= t for j in range(m)]
+        _RHO_PROBLEMS[key] = (cp.Problem(cp.Minimize(t), cons), q, P, Q, mu)
+    return _RHO_PROBLEMS[key]
+
+
+def block_kappa(X: np.ndarray, D1: np.ndarray, members, D2: np.ndarray, lam: np.ndarray) -> float:
+    """A rigorous upper bound on ``max_sigma rho_b^sigma(lam)`` for one block (SPEC.md §3.5).
+
+    ``rho_b^sigma(lam) = max { sigma lam^T D2 sum_j D1_j X v_j : v feasible for b,
+    sum_j ||v_j|| <= 1 }``. For multipliers ``mu >= 0`` of the cone rows
+    ``s_j (2 D1_j - I) X v_j >= 0`` and the coupling rows ``(2 D2 - I) sum_j D1_j X v_j >= 0``,
+    weak duality gives ``rho <= max_j ||sigma X^T D1_j D2 lam + s_j X^T (2 D1_j - I) mu_j
+    + X^T D1_j (2 D2 - I) mu_c||``; the minimising ``mu`` is found by an SOCP (equality holds at
+    its optimum), and the bound is then evaluated in NumPy at the solver's ``mu`` clipped to
+    ``mu >= 0``, so an inexact solve errs on the safe side.
+    """
+    import cvxpy as cp
+
+    n, d = X.shape
+    m = len(members)
+    D2f = D2.astype(float)
+    q0, Ps, Qs = [], [], []
+    for i, s in members:
+        Dj = D1[:, i].astype(float)
+        q0.append(X.T @ (Dj * D2f * lam))
+        Ps.append(s * X.T * (2.0 * Dj - 1.0)[None, :])
+        Qs.append(X.T * (Dj * (2.0 * D2f - 1.0))[None, :])
+    if max(np.linalg.norm(v) for v in q0) == 0:
+        return 0.0
+    prob, q, P, Q, mu = _rho_problem(m, n, d)
+    best = 0.0
+    for sigma in (1.0, -1.0):
+        for j in range(m):
+            q[j].value = sigma * q0[j]
+            P[j].value = Ps[j]
+            Q[j].value = Qs[j]
+        bound = max(np.linalg.norm(v) for v in q0)  # mu = 0 (the cheap bound)
+        try:
+            prob.solve(solver="CLARABEL")
+            if mu[0].value is not None:
+                mus = [np.maximum(u.value, 0.0) for u in mu]
+                val = max(
+                    np.linalg.norm(sigma * q0[j] + Ps[j] @ mus[j] + Qs[j] @ mus[m])
+                    for j in range(m)
+                )
+                bound = min(bound, float(val))
+        except cp.SolverError:
+            pass
+        best = max(best, bound)
+    return best
+
+
+def three_layer_kappa(X: np.ndarray, blocks, lam: np.ndarray) -> np.ndarray:
+    """Per output column, ``max_b rho_b(lam_k)`` over a block set (rigorous upper bounds).
+
+    Singles ``{(i, +)}`` with ``D2 = I`` are the two-layer atoms (:func:`relu_kappa`). For a mixed
+    block the cheap bound ``max_j ||X^T D1_j D2 lam||`` is tried first; the SOCP of
+    :func:`block_kappa` is solved only where the cheap bound exceeds the largest value so far.
+    """
+    lam = lam.reshape(X.shape[0], -1)
+    singles = ~blocks.mixed
+    pats = np.unique(blocks.member_pattern[np.isin(blocks.member_block, np.flatnonzero(singles))])
+    out = relu_kappa(X, blocks.D1[:, pats], lam) if pats.size else np.zeros(lam.shape[1])
+    mixed = np.flatnonzero(blocks.mixed)
+    if not mixed.size:
+        return out
+    members_of = [[] for _ in range(blocks.n_blocks)]
+    for a in range(blocks.n_members):
+        members_of[blocks.member_block[a]].append(
+            (int(blocks.member_pattern[a]), float(blocks.member_sign[a]))
+        )
+    D1f = blocks.D1.astype(float)
+    for k in range(lam.shape[1]):
+        L2 = blocks.D2[:, mixed] * lam[:, k][:, None]  # (n, B_mixed)
+        cheap = np.zeros(mixed.size)
+        for t, b in enumerate(mixed):
+            cheap[t] = max(np.linalg.norm(X.T @ (D1f[:, i] * L2[:, t])) for i, _ in members_of[b])
+        for t in np.argsort(-cheap):
+            if cheap[t] <= out[k]:
+                break
+            b = mixed[t]
+            # Dropping the coupling rows separates the members: rho_b <= max_j, sigma of
+            # ||Proj_{K_j}(sigma X^T D1_j D2 lam)|| over each member's signed cone (NNLS).
+            mid = 0.0
+            for i, s in members_of[b]:
+                A = s * (2.0 * D1f[:, i] - 1.0)[:, None] * X
+                z = X.T @ (D1f[:, i] * L2[:, t])
+                mid = max(mid, cone_projection_norm(A, z), cone_projection_norm(A, -z))
+            if mid <= out[k]:
+                continue
+            out[k] = max(
+                out[k], block_kappa(X, blocks.D1, members_of[b], blocks.D2[:, b], lam[:, k])
+            )
+    return out
+
+
+def certify_three_layer(
+    X: np.ndarray,
+    Y: np.ndarray,
+    blocks,
+    loss,
+    alpha: float,
+    predictions: np.ndarray,
+    primal: float,
+) -> Certificate:
+    """Certify a three-layer parallel network with outputs ``predictions`` and objective ``primal``.
+
+    Dual point ``lam = -grad loss(predictions)``, rescaled by ``min(1, alpha / kbar)`` with
+    ``kbar`` a rigorous bound on ``max_b rho_b(lam)`` over the block set (SPEC.md §3.5). The bound
+    holds against every three-layer parallel network of width ``<= m1`` when the block set is
+    complete (first-layer patterns enumerated, every mixed signed set present, second-layer
+    patterns enumerated exactly), otherwise against networks using the given blocks. The coarse,
+    pattern-free bound (``global_dual``) holds against every three-layer parallel network of any
+    width: ``sigma lam^T (h)_+ <= sum_i (sigma lam_i)_+ ||x_i|| sum_j ||z_j||``.
+    """
+    Y2 = Y.reshape(X.shape[0], -1)
+    lam = loss.dual_point(predictions.reshape(Y2.shape), Y2)
+    kappa = three_layer_kappa(X, blocks, lam)
+    kbar = float(kappa.max(initial=0.0))
+    kbar_coupled = float(np.sqrt(np.sum(kappa**2)))
+    kcoarse = float(np.sqrt(np.sum(coarse_kappa(X, lam) ** 2)))
+
+    def bound(k):
+        return loss.dual_value(lam * _scale(k, alpha), Y2)
+
+    scope = SCOPE_THREE_ALL.format(width=blocks.width) if blocks.is_complete else SCOPE_THREE_BLOCKS
+    if Y2.shape[1] > 1:
+        scope += " whose sub-networks each feed one output (decoupled)"
+    dual = bound(kbar)
+    gap = float(primal - dual)
+    return Certificate(
+        primal=float(primal),
+        dual=dual,
+        gap=gap,
+        relative_gap=gap / max(abs(float(primal)), 1e-300),
+        scope=scope,
+        kappa=kbar,
+        method="exact",
+        global_dual=bound(kcoarse),
+        dual_point=lam * _scale(kbar, alpha),
+        coupled_dual=bound(kbar_coupled),
     )

@@ -125,6 +125,10 @@ def _fit(args) -> int:
     from sklearn.preprocessing import StandardScaler
 
     from convexnet import ConvexReLUClassifier, ConvexReLURegressor
+    from convexnet.estimators_three_layer import (
+        ConvexThreeLayerClassifier,
+        ConvexThreeLayerRegressor,
+    )
 
     if args.data:
         if not args.target:
@@ -141,16 +145,26 @@ def _fit(args) -> int:
     params = dict(
         alpha=args.alpha,
         activation_patterns=args.patterns,
-        gated=args.gated,
         solver=args.solver,
         tol=args.tol,
         random_state=args.seed,
     )
+    three = args.model == "three-layer"
+    if three:
+        if args.gated:
+            raise SystemExit("convexnet: --gated is not available with --model three-layer.")
+        if args.width < 1:
+            raise SystemExit(f"convexnet: --width must be at least 1, got {args.width}.")
+        params.update(width=args.width)
+        classifier, regressor = ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
+    else:
+        params.update(gated=args.gated)
+        classifier, regressor = ConvexReLUClassifier, ConvexReLURegressor
     if task == "classification":
-        model = ConvexReLUClassifier(**params)
+        model = classifier(**params)
         pipe = make_pipeline(StandardScaler(), model)
     else:
-        model = ConvexReLURegressor(**params)
+        model = regressor(**params)
         pipe = make_pipeline(
             StandardScaler(),
             TransformedTargetRegressor(regressor=model, transformer=StandardScaler()),
@@ -158,7 +172,13 @@ def _fit(args) -> int:
     kind = "gated ReLU" if args.gated else "ReLU"
     print(f"data        {source}: {X.shape[0]} samples, {X.shape[1]} features, {task}")
     print(f"split       {len(y_tr)} train / {len(y_te)} test (seed {args.seed}), standardised")
-    print(f"model       two-layer {kind} network, alpha={args.alpha:g}, objective as sums")
+    if three:
+        print(
+            f"model       three-layer parallel ReLU network, width m1={args.width}, "
+            f"alpha={args.alpha:g}, regulariser R1, objective as sums"
+        )
+    else:
+        print(f"model       two-layer {kind} network, alpha={args.alpha:g}, objective as sums")
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -168,13 +188,21 @@ def _fit(args) -> int:
     fitted = pipe[-1] if task == "classification" else pipe[-1].regressor_
     cert = fitted.certificate_
     complete = "all patterns (enumerated)" if fitted.patterns_complete_ else "sampled"
-    print(f"patterns    {fitted.n_patterns_} activation patterns, {complete}")
-    print(f"neurons     {fitted.n_neurons_}")
+    if three:
+        complete = "complete" if fitted.patterns_complete_ else "sampled"
+        print(
+            f"patterns    {fitted.n_patterns_} first-layer patterns, {fitted.n_blocks_} blocks "
+            f"({complete})"
+        )
+        print(f"subnetworks {fitted.n_subnetworks_} (width {args.width})")
+    else:
+        print(f"patterns    {fitted.n_patterns_} activation patterns, {complete}")
+        print(f"neurons     {fitted.n_neurons_}")
     print(f"objective   {fitted.objective_:.10g}")
     print(f"dual bound  {fitted.dual_objective_:.10g}")
     print(f"gap         {fitted.duality_gap_:.3g} (relative {fitted.relative_duality_gap_:.3g})")
     print(f"certified   against {cert.scope}")
-    if fitted.network_.W2.shape[1] > 1:
+    if not three and fitted.network_.W2.shape[1] > 1:
         print(
             f"{'':12}bound for networks whose neurons feed every output: {cert.coupled_dual:.10g}"
         )
@@ -205,7 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--data", metavar="FILE.csv", help="a CSV file with a header row")
     fit.add_argument("--target", metavar="COLUMN", help="target column of --data")
     fit.add_argument("--task", choices=("auto", "regression", "classification"), default="auto")
-    fit.add_argument("--model", choices=("two-layer",), default="two-layer")
+    fit.add_argument("--model", choices=("two-layer", "three-layer"), default="two-layer")
+    fit.add_argument(
+        "--width", type=int, default=2, help="three-layer: first-layer neurons per sub-network"
+    )
     fit.add_argument("--alpha", type=float, default=10.0, help="weight decay (sum scaling)")
     fit.add_argument(
         "--patterns",

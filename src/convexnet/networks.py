@@ -3,6 +3,9 @@
 A two-layer network (SPEC.md §1.1) is ``f(X) = (X W1)_+ W2`` with ``W1`` (d x m) and ``W2``
 (m x c); a gated network replaces the ReLU by fixed gates, ``f(X) = (1[X G >= 0] * (X W1)) W2``.
 Its weight decay is ``(alpha / 2) (||W1||_F^2 + ||W2||_F^2)``.
+
+A three-layer parallel network (SPEC.md §3.1) is ``f(X) = sum_k ((X W1_k)_+ w2_k)_+ w3_k`` with
+the regularisers R1, R3 (exact) and WD (a baseline) of SPEC.md §3.2.
 """
 
 from __future__ import annotations
@@ -11,7 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TwoLayerNetwork", "recover_two_layer", "caratheodory_prune", "two_layer_module"]
+__all__ = [
+    "TwoLayerNetwork",
+    "ThreeLayerNetwork",
+    "recover_two_layer",
+    "caratheodory_prune",
+    "two_layer_module",
+    "three_layer_module",
+]
 
 
 @dataclass
@@ -181,3 +191,136 @@ def two_layer_module(
             return self.output(h)
 
     return TwoLayer()
+
+
+REGULARIZERS = ("R1", "R3", "WD")
+
+
+@dataclass
+class ThreeLayerNetwork:
+    """Weights of a three-layer parallel ReLU network ([001]; SPEC.md §3.1).
+
+    ``f(X) = sum_k ((X W1_k)_+ w2_k)_+ w3_k``, without biases (a bias is a ones column of ``X``).
+
+    Attributes
+    ----------
+    W1 : (K, d, m1) array
+        First-layer weights of each sub-network (columns are neurons; unused ones are zero).
+    w2 : (K, m1) array
+        Second-layer weights (one second-layer neuron per sub-network).
+    w3 : (K, c) array
+        Output weights (one non-zero entry per sub-network for decoupled outputs).
+    """
+
+    W1: np.ndarray
+    w2: np.ndarray
+    w3: np.ndarray
+
+    @property
+    def n_subnetworks(self) -> int:
+        return int(self.W1.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.W1.shape[2])
+
+    def second_hidden(self, X: np.ndarray) -> np.ndarray:
+        """``((X W1_k)_+ w2_k)_+`` for every sub-network, shape (n, K)."""
+        H1 = np.maximum(np.einsum("nd,kdm->nkm", X, self.W1), 0.0)
+        return np.maximum(np.einsum("nkm,km->nk", H1, self.w2), 0.0)
+
+    def subnetwork_outputs(self, X: np.ndarray) -> np.ndarray:
+        """Output of each sub-network, shape (n, K, c)."""
+        return self.second_hidden(X)[:, :, None] * self.w3[None, :, :]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Network output, shape (n, c)."""
+        return self.second_hidden(X) @ self.w3
+
+    def layer_norms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``a_k = ||W1_k||_F``, ``b_k = ||w2_k||``, ``c_k = ||w3_k||`` (SPEC.md §3.2)."""
+        a = np.sqrt(np.sum(self.W1**2, axis=(1, 2)))
+        return a, np.linalg.norm(self.w2, axis=1), np.linalg.norm(self.w3, axis=1)
+
+    def penalty(self, regularizer: str = "R1") -> float:
+        """The regulariser without ``alpha`` (SPEC.md §3.2).
+
+        ``"R1"``: ``sum_k (b_k^2 + c_k^2) / 2`` under the constraint ``a_k <= 1`` (``inf`` if a
+        sub-network violates it by more than ``1e-9`` relative); ``"R3"``:
+        ``sum_k (a_k^3 + b_k^3 + c_k^3) / 3``; ``"WD"``: ``sum_k (a_k^2 + b_k^2 + c_k^2) / 2``.
+        """
+        a, b, c = self.layer_norms()
+        if regularizer == "R1":
+            if a.size and a.max() > 1.0 + 1e-9:
+                return np.inf
+            return 0.5 * float(np.sum(b**2 + c**2))
+        if regularizer == "R3":
+            return float(np.sum(a**3 + b**3 + c**3)) / 3.0
+        if regularizer == "WD":
+            return 0.5 * float(np.sum(a**2 + b**2 + c**2))
+        raise ValueError(f"regularizer must be one of {REGULARIZERS}, got {regularizer!r}.")
+
+    def objective(
+        self, X: np.ndarray, Y: np.ndarray, loss, alpha: float, regularizer: str = "R1"
+    ) -> float:
+        """``J = loss(f(X), Y) + alpha * penalty(regularizer)``."""
+        Y2 = Y.reshape(X.shape[0], -1)
+        return loss.value(self.predict(X), Y2) + alpha * self.penalty(regularizer)
+
+    def rebalanced(self, regularizer: str = "R1") -> ThreeLayerNetwork:
+        """The same function with each sub-network rescaled to minimise ``regularizer``.
+
+        ``W1 <- p W1``, ``w2 <- q w2``, ``w3 <- r w3`` with ``p q r = 1`` keeps the output
+        (positive homogeneity). R1: ``a = 1``, ``b = c = sqrt(a b c)``, so the penalty is
+        ``sum_k a_k b_k c_k``. R3: ``a = b = c = (a b c)^(1/3)``, the same value (AM-GM).
+        """
+        if regularizer not in ("R1", "R3"):
+            raise ValueError(f"regularizer must be 'R1' or 'R3', got {regularizer!r}.")
+        a, b, c = self.layer_norms()
+        prod = a * b * c
+        live = prod > 0
+        p, q, r = np.zeros_like(a), np.zeros_like(a), np.zeros_like(a)
+        if regularizer == "R1":
+            target_a, target_bc = np.ones_like(a), np.sqrt(prod)
+        else:
+            target_a = target_bc = np.cbrt(prod)
+        p[live] = target_a[live] / a[live]
+        q[live] = target_bc[live] / b[live]
+        r[live] = target_bc[live] / c[live]
+        return ThreeLayerNetwork(
+            self.W1[live] * p[live, None, None],
+            self.w2[live] * q[live, None],
+            self.w3[live] * r[live, None],
+        )
+
+    def subset(self, keep) -> ThreeLayerNetwork:
+        return ThreeLayerNetwork(self.W1[keep], self.w2[keep], self.w3[keep])
+
+
+def three_layer_module(W1: np.ndarray, b1: np.ndarray, w2: np.ndarray, w3: np.ndarray):
+    """A ``torch.nn.Module`` (float64) computing ``sum_k relu(relu(x W1_k + b1_k) w2_k) w3_k``.
+
+    ``W1`` (K, d, m1), ``b1`` (K, m1), ``w2`` (K, m1), ``w3`` (K, c). The sub-networks are
+    evaluated in parallel as one grouped layer.
+    """
+    import torch
+    from torch import nn
+
+    class ThreeLayer(nn.Module):
+        """Three-layer parallel ReLU network exported from convexnet (float64)."""
+
+        def __init__(self):
+            super().__init__()
+            f64 = torch.float64
+            self.W1 = nn.Parameter(torch.as_tensor(np.asarray(W1, dtype=float), dtype=f64))
+            self.b1 = nn.Parameter(torch.as_tensor(np.asarray(b1, dtype=float), dtype=f64))
+            self.w2 = nn.Parameter(torch.as_tensor(np.asarray(w2, dtype=float), dtype=f64))
+            self.w3 = nn.Parameter(torch.as_tensor(np.asarray(w3, dtype=float), dtype=f64))
+
+        def forward(self, x):
+            x = x.to(torch.float64)
+            h1 = torch.relu(torch.einsum("nd,kdm->nkm", x, self.W1) + self.b1)
+            h2 = torch.relu(torch.einsum("nkm,km->nk", h1, self.w2))
+            return h2 @ self.w3
+
+    return ThreeLayer()

@@ -14,7 +14,13 @@ import numpy as np
 
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
 
-__all__ = ["available_solvers", "resolve_solver", "solve_two_layer_conic", "map_status"]
+__all__ = [
+    "available_solvers",
+    "resolve_solver",
+    "solve_two_layer_conic",
+    "solve_three_layer_conic",
+    "map_status",
+]
 
 
 def available_solvers() -> list[str]:
@@ -155,5 +161,86 @@ def solve_two_layer_conic(
         solver=name,
         iterations=getattr(stats, "num_iters", None),
         equality_dual=lam,
+        info=info,
+    )
+
+
+def solve_three_layer_conic(
+    program,
+    solver: str = "CLARABEL",
+    tol: float = 1e-8,
+    max_iter: int = 200,
+    verbose: bool = False,
+):
+    """Solve a :class:`~convexnet.programs.three_layer.ThreeLayerProgram` with CVXPY.
+
+    Per output column ``k`` and output sign, a variable ``(d, A)`` holds one column per member;
+    with ``XV = X @ V``, ``M`` the members' first-layer masks, ``S1`` their signed cone matrices and
+    ``B`` the (A, B) membership matrix, the block pre-activations are ``H = (M * XV) @ B``, the
+    output is ``sum(D2 * H, axis=1)``, the cones ``S1 * XV >= 0`` and the coupling
+    ``(2 D2 - 1) * H >= 0`` on the mixed blocks (SPEC.md §3.3).
+    """
+    import cvxpy as cp
+
+    from convexnet.programs.three_layer import ThreeLayerSolution
+
+    name = resolve_solver(solver)
+    X, Y = program.X, program.Y
+    blocks = program.blocks
+    M = blocks.member_masks()
+    S1 = blocks.member_sign[None, :] * (2.0 * M - 1.0)
+    Bm = blocks.membership()
+    mixed = blocks.mixed
+    D2 = blocks.D2.astype(float)
+    S2 = (2.0 * D2 - 1.0)[:, mixed]
+    d, A, c, n = program.n_features, program.n_members, program.n_outputs, program.n_samples
+    Vs = [cp.Variable((d, A)) for _ in range(c)]
+    Ws = [cp.Variable((d, A)) for _ in range(c)]
+    constraints, columns, penalty = [], [], 0
+    for k in range(c):
+        out = 0
+        for sign, Z in ((1.0, Vs[k]), (-1.0, Ws[k])):
+            XZ = X @ Z
+            H = cp.multiply(M, XZ) @ Bm
+            out = out + sign * cp.sum(cp.multiply(D2, H), axis=1)
+            penalty = penalty + cp.sum(cp.norm(Z, 2, axis=0))
+            constraints.append(cp.multiply(S1, XZ) >= 0)
+            if mixed.any():
+                constraints.append(cp.multiply(S2, H[:, np.flatnonzero(mixed)]) >= 0)
+        columns.append(out)
+    pred = cp.vstack(columns).T if c > 1 else cp.reshape(columns[0], (n, 1), order="F")
+    objective = cp.Minimize(program.loss.cvxpy_expression(pred, Y) + program.alpha * penalty)
+    problem = cp.Problem(objective, constraints)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            problem.solve(solver=name, verbose=verbose, **_solver_options(name, tol, max_iter))
+        status = map_status(problem.status)
+        info = {"cvxpy_status": problem.status}
+    except cp.SolverError as exc:
+        status = "failed"
+        info = {"error": str(exc)}
+    elapsed = time.perf_counter() - start
+
+    def _collect(vs):
+        if vs[0].value is None:
+            return None
+        return np.stack([v.value.T for v in vs], axis=2)  # (A, d, c)
+
+    V, W = _collect(Vs), _collect(Ws)
+    if V is None or W is None:
+        V, W = program.zeros(), program.zeros()
+        if status in ("optimal", "inaccurate"):
+            status = "failed"
+    stats = problem.solver_stats if status != "failed" else None
+    return ThreeLayerSolution(
+        V=V,
+        W=W,
+        status=status,
+        objective=program.objective(V, W),
+        solve_time=elapsed,
+        solver=name,
+        iterations=getattr(stats, "num_iters", None),
         info=info,
     )
