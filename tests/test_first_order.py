@@ -1,0 +1,235 @@
+"""First-order solvers (issue 3): against Clarabel on the same program, backends, statuses."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from convexnet import ConvexReLUClassifier, ConvexReLUCV, ConvexReLURegressor
+from convexnet.losses import get_loss
+from convexnet.patterns import enumerate_patterns, sample_patterns
+from convexnet.programs.two_layer import TwoLayerProgram
+from convexnet.solvers.conic import solve_two_layer_conic
+from convexnet.solvers.first_order import (
+    LiftedOperator,
+    first_order_memory,
+    project_onto_cones,
+    solve_two_layer_first_order,
+)
+from convexnet.training import resolve_two_layer_solver, train_two_layer
+
+
+def _data(n=60, d=3, seed=0, task="regression", c=3):
+    rng = np.random.default_rng(seed)
+    X = np.hstack([rng.standard_normal((n, d)), np.ones((n, 1))])
+    h = np.maximum(X @ rng.standard_normal((d + 1, 4)), 0) @ rng.standard_normal(4)
+    if task == "regression":
+        return X, (h + 0.1 * rng.standard_normal(n))[:, None], "squared"
+    if task == "logistic":
+        return X, np.sign(h - np.median(h))[:, None], "logistic"
+    labels = np.digitize(h, np.quantile(h, np.linspace(0, 1, c + 1)[1:-1]))
+    return X, np.eye(c)[labels], "cross_entropy"
+
+
+def _program(task, gated, n_patterns=12, alpha=1.0, seed=0):
+    X, Y, loss = _data(task=task, seed=seed)
+    pat = sample_patterns(X, n_patterns, random_state=seed)
+    return TwoLayerProgram(X, Y, pat.D, pat.generators, get_loss(loss), alpha, gated=gated)
+
+
+@pytest.mark.parametrize("task", ["regression", "logistic", "cross_entropy"])
+@pytest.mark.parametrize("gated", [True, False])
+def test_matches_clarabel_on_the_same_program(task, gated):
+    program = _program(task, gated)
+    # The augmented Lagrangian's primal converges faster than its dual point (the certified gap
+    # of the exact program stalls near 1e-6 on small instances; see docs/solvers.md).
+    tol = 1e-7 if gated else 1e-6
+    ours = solve_two_layer_first_order(program, tol=tol, max_iter=40_000 if gated else 8_000)
+    ref = solve_two_layer_conic(
+        program, solver="CLARABEL" if task != "cross_entropy" else "SCS", tol=1e-9, max_iter=20_000
+    )
+    gap = ours.info["relative_gap"]
+    assert ours.status == ("optimal" if gap <= tol else "inaccurate")
+    assert gap <= (tol if gated else 1e-3), ours.info
+    # The certified dual bound holds for the reference solution too (weak duality).
+    assert ours.info["dual"] <= ref.objective * (1 + 1e-7)
+    assert abs(ours.info["primal"] - ref.objective) <= (1e-6 if gated else 1e-5) * abs(
+        ref.objective
+    )
+    if not gated:
+        assert ours.info["violation"] <= 1e-12
+        assert gap >= -1e-9  # projected onto the cones: a network of the certified class
+
+
+def test_lifted_operator_adjoint_is_exact():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 4))
+    M = (rng.random((30, 7)) > 0.5) * rng.choice([-1.0, 1.0], 7)
+    op = LiftedOperator(X, M)
+    Z = rng.standard_normal((4, 2, 7))
+    R = rng.standard_normal((30, 2))
+    lhs = np.sum(op.predict(op.image(Z)) * R)
+    rhs = np.sum(Z * op.adjoint(R))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+    dense = np.einsum("nq,nd->ndq", M, X)  # the lifted matrix, only built here to check
+    assert np.allclose(op.predict(op.image(Z))[:, 0], np.einsum("ndq,dq->n", dense, Z[:, 0]))
+
+
+def test_cone_projection_is_feasible_and_idempotent():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((40, 3))
+    D = (X @ rng.standard_normal((3, 5))) >= 0
+    S = 2.0 * D - 1.0
+    Z = rng.standard_normal((3, 1, 5))
+    P = project_onto_cones(X, S, Z)
+    assert np.min(S[:, None, :] * np.einsum("nd,dcq->ncq", X, P)) >= -1e-10
+    assert np.allclose(project_onto_cones(X, S, P), P, atol=1e-12)
+    # The projection is never farther than the generator's direction scaled to the same norm.
+    assert np.all(np.linalg.norm(P - Z, axis=0) <= np.linalg.norm(Z, axis=0) + 1e-12)
+
+
+def test_torch_backend_matches_numpy():
+    torch = pytest.importorskip("torch")
+    assert torch is not None
+    program = _program("logistic", gated=True)
+    a = solve_two_layer_first_order(program, tol=1e-8)
+    b = solve_two_layer_first_order(program, tol=1e-8, device="cpu")
+    assert b.info["device"] == "cpu"
+    assert b.info["primal"] == pytest.approx(a.info["primal"], rel=1e-8)
+    f32 = solve_two_layer_first_order(
+        program, tol=1e-4, device="cpu", dtype="float32", max_iter=300
+    )
+    assert f32.info["dtype"] == "float32"
+    assert f32.info["primal"] == pytest.approx(a.info["primal"], rel=1e-3)
+
+
+def test_max_iter_is_a_status_not_a_silent_return():
+    program = _program("regression", gated=False)
+    sol = solve_two_layer_first_order(program, tol=1e-12, max_iter=20)
+    assert sol.status == "inaccurate"
+    assert "max_iter" in sol.info["reason"]
+    X, Y, _ = _data()
+    with pytest.warns(ConvergenceWarning):
+        est = ConvexReLURegressor(
+            alpha=1.0, solver="auglag", max_iter=20, tol=1e-12, activation_patterns=12
+        ).fit(X[:, :-1], Y[:, 0])
+    assert est.status_ == "inaccurate"
+
+
+def test_bad_arguments_are_refused_by_name():
+    program = _program("regression", gated=False)
+    with pytest.raises(ValueError, match="dtype"):
+        solve_two_layer_first_order(program, dtype="float16")
+    with pytest.raises(ValueError, match="device"):
+        solve_two_layer_first_order(program, device="tpu")
+    with pytest.raises(ValueError, match="fista"):
+        resolve_two_layer_solver("fista", program)
+    X, Y, _ = _data()
+    with pytest.raises(ValueError, match="device"):
+        ConvexReLURegressor(device="nonsense").fit(X, Y[:, 0])
+    with pytest.raises(ValueError, match="interpolation"):
+        pat = sample_patterns(X, 5, random_state=0)
+        train_two_layer(X, Y, get_loss("squared"), 1.0, pat, interpolate=True, solver="auglag")
+
+
+def test_auto_picks_first_order_above_the_size():
+    small = _program("regression", gated=True)
+    assert resolve_two_layer_solver("auto", small)[0] == "CLARABEL"
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 20))
+    pat = sample_patterns(X, 20, random_state=0)
+    big = TwoLayerProgram(X, X[:, :1], pat.D, pat.generators, get_loss("squared"), 1.0, gated=True)
+    assert resolve_two_layer_solver("auto", big) == ["fista"]
+
+
+def test_memory_is_estimated_and_refused_with_advice():
+    need = first_order_memory(10**7, 100, 1, 10**4, gated=False)
+    assert need > 10**12
+    X = np.zeros((5, 2))
+    X[:, 0] = 1.0
+
+    class Huge:
+        D = np.ones((5, 1), dtype=bool)
+        generators = np.ones((2, 1))
+        is_complete = False
+
+    from convexnet import training
+
+    original = training.first_order_memory
+    training.first_order_memory = lambda *a, **k: 10**18
+    try:
+        with pytest.raises(MemoryError, match="fewer patterns"):
+            train_two_layer(X, X[:, :1], get_loss("squared"), 1.0, Huge(), solver="auglag")
+    finally:
+        training.first_order_memory = original
+
+
+def test_global_certificate_never_beaten_by_nonconvex_training():
+    torch = pytest.importorskip("torch")
+    assert torch is not None
+    from convexnet.baselines import train_two_layer_nonconvex
+
+    rng = np.random.default_rng(3)
+    X = np.hstack([rng.standard_normal((25, 1)), np.ones((25, 1))])
+    y = np.sin(3 * X[:, 0]) + 0.1 * rng.standard_normal(25)
+    pat = enumerate_patterns(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = train_two_layer(
+            X, y[:, None], get_loss("squared"), 1.0, pat, solver="auglag", tol=1e-6, max_iter=2000
+        )
+    assert fit.certificate.scope == "all networks of any width"
+    assert 0 <= fit.certificate.relative_gap <= 1e-2
+    res = train_two_layer_nonconvex(
+        X, y, width=2 * max(fit.network.n_neurons, 1), alpha=1.0, n_starts=6, random_state=0
+    )
+    assert res.best_objective >= fit.certificate.dual - 1e-9
+
+
+def test_regularisation_path_is_warm_started_and_monotone():
+    X, Y, _ = _data(n=80)
+    est = ConvexReLURegressor(gated=True, solver="fista", activation_patterns=20, random_state=0)
+    fits = est.path(X[:, :-1], Y[:, 0], n_alphas=5)
+    alphas = [f.alpha for f in fits]
+    assert alphas == sorted(alphas, reverse=True)
+    objectives = [f.objective_ for f in fits]
+    assert all(a >= b - 1e-9 for a, b in zip(objectives, objectives[1:]))
+    assert all(f.status_ == "optimal" for f in fits)
+    assert fits[0].n_neurons_ <= fits[-1].n_neurons_
+    # Each point of the path equals a cold solve at the same alpha.
+    cold = ConvexReLURegressor(
+        alpha=alphas[2], gated=True, solver="fista", activation_patterns=20, random_state=0
+    ).fit(X[:, :-1], Y[:, 0])
+    assert cold.objective_ == pytest.approx(objectives[2], rel=1e-5)
+
+
+def test_cross_validation_with_joblib():
+    X, Y, _ = _data(n=90, task="logistic")
+    cv = ConvexReLUCV(
+        ConvexReLUClassifier(gated=True, solver="fista", activation_patterns=10, random_state=0),
+        n_alphas=4,
+        cv=3,
+        n_jobs=2,
+    ).fit(X[:, :-1], Y[:, 0])
+    assert cv.cv_scores_.shape == (3, 4)
+    assert cv.alpha_ in cv.alphas_
+    assert cv.score(X[:, :-1], Y[:, 0]) == cv.best_estimator_.score(X[:, :-1], Y[:, 0])
+    assert cv.mean_scores_.max() > 0.6
+
+
+def test_cross_validation_on_a_dask_local_cluster():
+    distributed = pytest.importorskip("dask.distributed")
+    import joblib
+
+    X, Y, _ = _data(n=60)
+    est = ConvexReLURegressor(gated=True, solver="fista", activation_patterns=8, random_state=0)
+    local = ConvexReLUCV(est, n_alphas=3, cv=3).fit(X[:, :-1], Y[:, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False)
+        with distributed.Client(cluster), joblib.parallel_backend("dask"):
+            remote = ConvexReLUCV(est, n_alphas=3, cv=3, n_jobs=-1).fit(X[:, :-1], Y[:, 0])
+        cluster.close()
+    assert np.allclose(remote.cv_scores_, local.cv_scores_, rtol=1e-6)
+    assert remote.alpha_ == local.alpha_
