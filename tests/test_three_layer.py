@@ -312,8 +312,13 @@ def test_size_is_computed_before_building_and_refused(monkeypatch):
     assert prog.memory_estimate() <= est.memory_bytes
     assert "variables" in prog.describe()
     monkeypatch.setattr(tl, "physical_memory", lambda: 1 << 20)
-    with pytest.raises(ValueError, match="activation_patterns=<small int>"):
+    with pytest.raises(MemoryError, match="activation_patterns=<small int>") as err:
         build_blocks(X, pats, 3, second_layer=4)
+    for fix in ("would need about", "GiB", "smaller width", "second_layer_patterns", "max_blocks"):
+        assert fix in str(err.value)
+    # a prebuilt block set is checked too, before the solver sees it
+    with pytest.raises(MemoryError, match="more than half"):
+        train_three_layer(X, y, SquaredLoss(), 0.1, blocks=blocks)
 
 
 def test_bad_inputs_name_the_argument():

@@ -118,7 +118,7 @@ def test_memory_refusal_names_the_fix(monkeypatch):
 
     monkeypatch.setattr(tl, "physical_memory", lambda: 1 << 16)
     X, y = np.random.default_rng(0).normal(size=(10, 2)), np.arange(10.0)
-    with pytest.raises(ValueError, match="smaller width"):
+    with pytest.raises(MemoryError, match="smaller width"):
         ConvexThreeLayerRegressor(activation_patterns=4).fit(X, y)
 
 

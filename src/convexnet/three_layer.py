@@ -187,7 +187,7 @@ def train_three_layer(
     (:class:`~convexnet.patterns.ActivationPatterns`) with ``width``, ``second_layer_patterns``
     and ``max_blocks`` (see :func:`~convexnet.programs.three_layer.build_blocks`), or a prebuilt
     ``blocks``. The program's size is computed and checked against the machine's memory before
-    it is built (``ValueError`` past half of it).
+    it is built (``MemoryError`` past half of it).
 
     ``tol`` is the target relative duality gap; the solver loop is that of the two-layer
     pipeline (Clarabel, tightened, then SCS under ``solver="auto"``), except that SCS starts at
