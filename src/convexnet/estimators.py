@@ -40,6 +40,7 @@ def alpha_grid(X, Y, loss, D, *, n_alphas: int = 8, eps: float = 1e-2) -> np.nda
         raise ValueError("every pattern gives a zero dual constraint: the data carry no signal.")
     return alpha_max * np.geomspace(1.0, eps, n_alphas)
 
+
 _OBJECTIVE_DOC = """
     The network and the objective every reported number refers to::
 
