@@ -29,7 +29,9 @@ def load(name, csv=None, target=None):
         data = np.genfromtxt(csv, delimiter=",", names=True)
         y = data[target]
         X = np.column_stack([data[c] for c in data.dtype.names if c != target])
-        return X, y, len(np.unique(y)) > 2
+        if len(np.unique(y)) > 2:
+            return X, y, True
+        return X, (y == y.max()).astype(float), False  # two labels, any values: 0/1
     if name == "diabetes":
         X, y = datasets.load_diabetes(return_X_y=True)
         return X, y, True

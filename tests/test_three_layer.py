@@ -22,6 +22,7 @@ from convexnet.programs.three_layer import (
 )
 from convexnet.solvers.conic import solve_three_layer_conic
 from convexnet.three_layer import (
+    initial_solver_tol,
     prune_three_layer,
     recover_three_layer,
     train_three_layer,
@@ -276,6 +277,31 @@ def test_nonconvex_training_never_beats_the_certified_optimum(exact_fit):
     assert wd.best_objective < fit.objective - 0.1
 
 
+def test_scs_starts_loose_and_is_tightened_by_the_certified_gap():
+    assert initial_solver_tol("CLARABEL", 1e-2) == 1e-8
+    assert initial_solver_tol("SCS", 1e-2) == pytest.approx(1e-4)
+    assert initial_solver_tol("SCS", 1e-6) == pytest.approx(1e-8)
+    X, y = _spec_instance(0)
+    pats = enumerate_patterns(X)
+    for tol in (1e-2, 1e-5):
+        fit = train_three_layer(
+            X,
+            y,
+            SquaredLoss(),
+            0.05,
+            pats,
+            second_layer_patterns=4,
+            solver="SCS",
+            tol=tol,
+            max_iter=500,
+            random_state=0,
+        )
+        # the status is the certified gap's, whatever tolerance SCS was given
+        assert fit.solution.solver == "SCS"
+        assert (fit.status == "optimal") == (fit.certificate.relative_gap <= tol)
+        assert fit.certificate.dual <= fit.objective + 1e-12
+
+
 def test_size_is_computed_before_building_and_refused(monkeypatch):
     X, y = _spec_instance(0)
     pats = enumerate_patterns(X)
@@ -286,8 +312,13 @@ def test_size_is_computed_before_building_and_refused(monkeypatch):
     assert prog.memory_estimate() <= est.memory_bytes
     assert "variables" in prog.describe()
     monkeypatch.setattr(tl, "physical_memory", lambda: 1 << 20)
-    with pytest.raises(ValueError, match="activation_patterns=<small int>"):
+    with pytest.raises(MemoryError, match="activation_patterns=<small int>") as err:
         build_blocks(X, pats, 3, second_layer=4)
+    for fix in ("would need about", "GiB", "smaller width", "second_layer_patterns", "max_blocks"):
+        assert fix in str(err.value)
+    # a prebuilt block set is checked too, before the solver sees it
+    with pytest.raises(MemoryError, match="more than half"):
+        train_three_layer(X, y, SquaredLoss(), 0.1, blocks=blocks)
 
 
 def test_bad_inputs_name_the_argument():

@@ -225,6 +225,13 @@ def test_caratheodory_prune_keeps_output_and_cost():
     assert np.all(theta >= 0)
     np.testing.assert_allclose(G @ theta, G.sum(axis=1), atol=1e-10)
     assert costs @ theta == pytest.approx(costs.sum(), rel=1e-10)
+    # hundreds of atoms (an inexact solve of a three-layer program): steps on n + 2 atoms
+    G = rng.normal(size=(6, 600))
+    costs = rng.uniform(0.1, 1.0, size=600)
+    theta = caratheodory_prune(G, costs, max_atoms=7)
+    assert np.count_nonzero(theta) <= 7 and np.all(theta >= 0)
+    np.testing.assert_allclose(G @ theta, G.sum(axis=1), atol=1e-9)
+    assert costs @ theta == pytest.approx(costs.sum(), rel=1e-10)
 
 
 def test_recovery_prunes_to_n_plus_one_neurons():

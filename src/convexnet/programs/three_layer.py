@@ -366,14 +366,20 @@ def estimate_size(
 
 
 def check_size(size: ThreeLayerSize, *, what: str = "three-layer program") -> None:
-    """Refuse (``ValueError``) a program needing more than half of this machine's memory."""
+    """Refuse (``MemoryError``) a program needing more than half of this machine's memory.
+
+    Same contract as the two-layer refusal (:func:`convexnet.training.train_two_layer`): the
+    message gives the need, the memory, and what to shrink.
+    """
     have = physical_memory() or 4 * 2**30
-    if size.memory_bytes > MEMORY_FRACTION * have:
-        raise ValueError(
-            f"The {what} would have {size.describe()}, more than half of this machine's "
-            f"{have / 2**30:.1f} GiB. Shrink it: fewer first-layer patterns "
-            "(activation_patterns=<small int>), a smaller width, fewer second-layer patterns "
-            "(second_layer_patterns=<small int>), a smaller max_blocks, or fewer samples/features."
+    need = size.memory_bytes
+    if need > MEMORY_FRACTION * have:
+        raise MemoryError(
+            f"the {what} would need about {need / 2**30:.1f} GiB ({size.describe()}), more "
+            f"than half of this machine's {have / 2**30:.1f} GiB. Use fewer first-layer "
+            "patterns (activation_patterns=<small int>), a smaller width, fewer second-layer "
+            "patterns (second_layer_patterns=<small int>), a smaller max_blocks, or fewer "
+            "samples or features."
         )
 
 
@@ -405,7 +411,7 @@ def build_blocks(
     n_outputs : int
         Used only for the size check made before building.
 
-    Raises ``ValueError`` when the size bound computed before building exceeds half of the
+    Raises ``MemoryError`` when the size bound computed before building exceeds half of the
     machine's memory (the message says how to shrink it).
     """
     width = check_positive_int(width, "width")
