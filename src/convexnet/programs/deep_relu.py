@@ -37,6 +37,7 @@ enumeration at ``L = 2`` costs ``O(n^r)`` patterns (``r = rank X``).
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -89,6 +90,12 @@ class ParallelDeepReLUResult:
         ``(1/2)||f(X) - y||^2 + alpha R`` (regularised).
     dual_bound : best ``lambda^T y / max_theta |lambda^T f_theta|`` (regularised: the scaled dual
         objective) found; a proven lower bound when ``bound_label == "exact"``.
+    dual_point : the scaled dual point that gives ``dual_bound``: ``lambda / vmax``
+        (interpolation; ``dual_point @ y == dual_bound``) or ``s * lambda`` with the best
+        ``s in [0, min(1, alpha / vmax)]`` (regularised; ``dual_point @ y -
+        ||dual_point||^2 / 2 == dual_bound``), where ``vmax`` is the largest of the oracle's value
+        and ``|lambda^T f|`` over every feature generated. So ``|dual_point^T f_theta(X)| <= 1``
+        (or ``alpha``) for every feature found and, when the bound is ``"exact"``, every branch.
     gap, relative_gap : ``primal_value - dual_bound`` and the same over ``|primal_value|``.
     bound_label : ``"exact"`` (``L = 2``, complete pattern enumeration) or ``"heuristic"``;
         ``"heuristic (inconsistent...)"`` when the bound exceeds the primal, proof that the
@@ -181,7 +188,17 @@ def _local_oracle(X, lam, dims, n_starts, steps, warm, rng, lr=0.05):
 
 
 def _exact_oracle_l2(X, lam, patterns):
-    """``max_{||w|| <= 1} |lam^T (X w)_+|`` over every activation pattern (exact for L = 2)."""
+    """Per activation pattern and sign, an upper bound on ``max_{||w|| <= 1} |lam^T (X w)_+|``.
+
+    The value of pattern ``i`` is ``||s z + A^T mu||`` (``z = X^T D_i lam``, ``A = (2 D_i - I) X``)
+    at the NNLS multipliers ``mu >= 0``: by Moreau's decomposition any ``mu >= 0`` gives an upper
+    bound on ``||Proj_{K_i}(s z)||``, tight at the NNLS optimum (as
+    :func:`convexnet.certificates.cone_projection_norm`); on the NNLS iteration limit ``mu = 0``,
+    i.e. the gated bound ``||z||``. The maximum over patterns is therefore a valid upper bound on
+    the dual constraint (complete enumeration, ``L = 2``), so the dual bound is proven. The
+    normalised ``u`` is returned only as a candidate column: its feature value
+    ``|lam^T (X w)_+|`` may fall short of the bound when the projection is inexact.
+    """
     from scipy.optimize import nnls
 
     vals, thetas = [], []
@@ -189,17 +206,19 @@ def _exact_oracle_l2(X, lam, patterns):
     for i in range(Df.shape[1]):
         A = (2.0 * Df[:, i] - 1.0)[:, None] * X
         z = X.T @ (Df[:, i] * lam)
+        if not np.any(z):
+            continue
         for s in (1.0, -1.0):
-            if not np.any(z):
-                continue
-            mu, _ = nnls(A.T, -s * z, maxiter=50 * A.shape[0] + 100)
-            u = s * z + A.T @ mu  # projection of s z onto the cone K_i
-            nu = np.linalg.norm(u)
+            try:
+                mu, _ = nnls(A.T, -s * z, maxiter=50 * A.shape[0] + 100)
+            except RuntimeError:  # NNLS iteration limit: mu = 0 still gives a valid bound
+                mu = np.zeros(A.shape[0])
+            u = s * z + A.T @ mu  # (approximate) projection of s z onto the cone K_i
+            nu = float(np.linalg.norm(u))
             if nu <= 0:
                 continue
-            w = (u / nu)[:, None]
-            vals.append(abs(lam @ branch_feature(X, [w])))
-            thetas.append([w])
+            vals.append(nu)
+            thetas.append([(u / nu)[:, None]])
     return np.array(vals), thetas
 
 
@@ -233,16 +252,21 @@ def _master(F, y, alpha):
     return wv, lam, float(prob.value), status
 
 
-def _lower_bound(lam, y, vmax, alpha):
-    """Dual objective at the rescaled (feasible if ``vmax`` is the true max) dual point."""
-    if vmax <= 0:
-        return 0.0 if alpha is None else float(y @ y) / 2.0
+def _scaled_dual(lam, y, vmax, alpha):
+    """The dual point ``s * lam`` made feasible by ``vmax >= max_theta |lam^T f_theta|``, and
+    its dual objective (a lower bound on the primal when ``vmax`` bounds the true maximum).
+
+    Interpolation: ``s = 1 / vmax``, objective ``s lam^T y``. Regularised: the best
+    ``s in [0, min(1, alpha / vmax)]`` for ``s lam^T y - s^2 ||lam||^2 / 2``.
+    """
     if alpha is None:
-        return float(lam @ y) / vmax
-    smax = min(1.0, alpha / vmax)
+        if vmax <= 0:  # lam^T f = 0 for every feature: lam^T y > 0 would make y unreachable
+            return 0.0, np.zeros_like(lam)
+        return float(lam @ y) / vmax, lam / vmax
+    smax = 1.0 if vmax <= 0 else min(1.0, alpha / vmax)
     ll = float(lam @ lam)
     s = smax if ll == 0 else float(np.clip((lam @ y) / ll, 0.0, smax))
-    return s * float(lam @ y) - 0.5 * s * s * ll
+    return s * float(lam @ y) - 0.5 * s * s * ll, s * lam
 
 
 def _balanced_branch(theta, wL, depth):
@@ -256,9 +280,14 @@ def _balanced_branch(theta, wL, depth):
 def _check_widths(widths, depth, d):
     if depth == 2:
         return [d, 1]
-    if isinstance(widths, int) and not isinstance(widths, bool):
+    if isinstance(widths, numbers.Integral) and not isinstance(widths, bool):
         widths = [widths] * (depth - 2)
-    if not isinstance(widths, list | tuple) or len(widths) != depth - 2:
+    if not isinstance(widths, list | tuple | np.ndarray):
+        raise TypeError(
+            f"branch_widths must be an int or a sequence of depth - 2 = {depth - 2} ints, "
+            f"got {type(widths).__name__}."
+        )
+    if len(widths) != depth - 2:
         raise ValueError(
             f"branch_widths must be an int or a sequence of depth - 2 = {depth - 2} ints."
         )
@@ -319,9 +348,16 @@ def parallel_deep_relu(
     if oracle == "exact" and depth != 2:
         raise ValueError("oracle='exact' is available for depth=2 only (pattern enumeration).")
     exact = depth == 2 and oracle in ("auto", "exact")
+    if not np.any(X):
+        raise ValueError(
+            "X is zero: every branch feature f_theta(X) vanishes, so no network fits y "
+            "(and the dual bound is meaningless)."
+        )
     n, d = X.shape
     dims = _check_widths(branch_widths, depth, d)
-    n_init = 2 * n if n_init_features is None else check_positive_int(n_init_features, "n_init")
+    n_init = (
+        2 * n if n_init_features is None else check_positive_int(n_init_features, "n_init_features")
+    )
     rng = np.random.default_rng(random_state)
     patterns = enumerate_patterns(X) if exact else None
 
@@ -357,7 +393,7 @@ def parallel_deep_relu(
             vals, cand = _local_oracle(X, lam, dims, n_starts, oracle_steps, warm, rng)
         restricted = float(np.max(np.abs(lam @ F))) if F.size else 0.0
         vmax = max(float(vals.max(initial=0.0)), restricted)
-        lower = _lower_bound(lam, y, vmax, alpha)
+        lower, _ = _scaled_dual(lam, y, vmax, alpha)
         duals.append((lam, float(vals.max(initial=0.0))))
         if active.size > n + 1:  # Caratheodory (App. G): at most n + 1 branches, same f and cost
             G = F[:, active] * w[active]
@@ -406,10 +442,11 @@ def parallel_deep_relu(
     # Every dual point is re-scored against all features found by the end (the oracle at an
     # early iteration may have missed branches found later), then the best bound is kept.
     F = np.column_stack(feats)
-    best_lower = max(
-        _lower_bound(lam_k, y, max(v_k, float(np.max(np.abs(lam_k @ F)))), alpha)
-        for lam_k, v_k in duals
-    )
+    best_lower, dual_point = -np.inf, np.zeros(n)
+    for lam_k, v_k in duals:
+        lower_k, point_k = _scaled_dual(lam_k, y, max(v_k, float(np.max(np.abs(lam_k @ F)))), alpha)
+        if lower_k > best_lower:
+            best_lower, dual_point = lower_k, point_k
     label = "exact" if exact else "heuristic"
     if best_lower > pval * (1 + 1e-7) + 1e-12:
         label = "heuristic (inconsistent: the oracle missed branches)"
@@ -423,7 +460,7 @@ def parallel_deep_relu(
         status=status,
         max_violation=float(vmax_final),
         branches=branches,
-        dual_point=lam,
+        dual_point=dual_point,
         n_features_generated=len(feats),
         n_iter=it,
         residual=resid,
