@@ -110,3 +110,32 @@ def test_bad_input_names_the_argument():
         spline_lasso(x, y, beta=-1.0)
     with pytest.raises(ValueError, match="x contains NaN"):
         spline_interpolation(np.array([0.0, np.nan]), np.ones(2))
+
+
+def test_two_column_y_is_refused_by_both_fits():
+    x, y = data()
+    Y = np.column_stack([y, -y])
+    with pytest.raises(ValueError, match="single output"):
+        spline_interpolation(x, Y)
+    with pytest.raises(ValueError, match="single output"):
+        spline_lasso(x, Y, beta=0.1)
+    # one column is fine, and equals the 1-D target
+    a, b = spline_lasso(x, y[:, None], beta=0.1), spline_lasso(x, y, beta=0.1)
+    assert a.value == pytest.approx(b.value, rel=1e-9)
+
+
+def test_predict_checks_x():
+    x, y = data()
+    fit = spline_interpolation(x, y)
+    for bad in ("a", ["a", "b"]):
+        with pytest.raises(TypeError, match="x"):
+            fit.predict(bad)
+        with pytest.raises(TypeError, match="x"):
+            fit.spline(bad)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        fit.predict([0.0, np.nan])
+    with pytest.raises(ValueError, match="x must be one-dimensional"):
+        fit.predict(np.ones((3, 2)))
+    # scalars, repeats and (m, 1) columns are valid evaluation points
+    assert fit.predict(x[0]).shape == (1,)
+    np.testing.assert_allclose(fit.predict(np.r_[x, x][:, None]), np.r_[y, y], atol=1e-8)

@@ -57,6 +57,23 @@ def _as_1d(x, name: str = "x") -> np.ndarray:
     return arr
 
 
+def _as_points(x, name: str = "x") -> np.ndarray:
+    """Evaluation points: any finite numbers, flattened (repeats and a single point allowed)."""
+    if isinstance(x, str | bytes):
+        raise TypeError(f"{name} must be a numeric array, got a string.")
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must contain numbers only: {exc}") from exc
+    if arr.ndim == 2 and arr.shape[1] != 1:
+        raise ValueError(f"{name} must be one-dimensional data, shape (m,) or (m, 1).")
+    if arr.ndim > 2:
+        raise ValueError(f"{name} must be one-dimensional data, shape (m,) or (m, 1).")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return arr.ravel()
+
+
 def _design(xs: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """``[(g_i - x_k)_+ | (x_k - g_i)_+]`` for knots ``xs`` and points ``grid``."""
     D = grid[:, None] - xs[None, :]
@@ -106,8 +123,7 @@ class SplineResult:
 
     def predict(self, x) -> np.ndarray:
         """The network's output at ``x`` (shape (m,) or (m, 1)), by a forward pass."""
-        g = np.asarray(x, dtype=float).reshape(-1, 1)
-        h = g
+        h = _as_points(x)[:, None]
         for l, (W, b) in enumerate(self.layers):
             h = h @ W + b
             if l < len(self.layers) - 1:
@@ -116,7 +132,7 @@ class SplineResult:
 
     def spline(self, x) -> np.ndarray:
         """The spline ``Phi(x) mu + mu_0`` evaluated directly (no network)."""
-        g = np.asarray(x, dtype=float).ravel()
+        g = _as_points(x)
         return _design(self.x, g) @ self.mu + self.intercept
 
     def plot(self, ax=None, grid=None):
@@ -245,6 +261,8 @@ def spline_lasso(x, y, beta: float, depth: int = 2) -> SplineResult:
     x = _as_1d(x)
     y = as_targets(y, x.size, "y")
     if y.ndim == 2:
+        if y.shape[1] != 1:
+            raise ValueError(f"y must be a single output, got shape {y.shape}.")
         y = y[:, 0]
     order = np.argsort(x)
     xs, ys = x[order], y[order]
