@@ -9,7 +9,7 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from convexnet.certificates import block_kappa
+from convexnet.certificates import SCOPE_THREE_REGULARISER, block_kappa
 from convexnet.losses import CrossEntropyLoss, LogisticLoss, SquaredLoss
 from convexnet.networks import ThreeLayerNetwork
 from convexnet.patterns import enumerate_patterns, sample_patterns
@@ -110,6 +110,7 @@ def test_spec_instance_recovery_pruning_and_certificate(exact_fit):
     assert cert.dual <= cert.primal + 1e-12
     assert cert.relative_gap < 1e-5
     assert cert.is_global and "width <= 2" in cert.scope
+    assert "R1 or R3" in cert.scope and "not plain weight decay" in cert.scope
     assert cert.global_dual <= cert.dual + 1e-12
     # the two-layer program over the same patterns (SPEC §3.9: 1.6301590751) is worse
     two = two_layer_comparison(fit)
@@ -165,6 +166,7 @@ def test_three_layer_never_worse_than_two_layer(width, loss_name):
     assert fit.objective == pytest.approx(fit.convex_objective, rel=1e-5)
     assert fit.certificate.dual <= fit.objective
     assert not fit.certificate.is_global
+    assert fit.certificate.scope.endswith(SCOPE_THREE_REGULARISER)
     assert fit.program.blocks.block_sizes().max() <= width
 
 

@@ -62,6 +62,12 @@ SCOPE_THREE_BLOCKS = (
     "three-layer networks whose sub-networks use the given blocks (first- and second-layer "
     "activation patterns)"
 )
+# SPEC §3.2: the bound is on the R1/R3 objective; plain weight decay on the same weights is a
+# different (not convexifiable) objective whose optimum can lie below it.
+SCOPE_THREE_REGULARISER = (
+    ", trained with the R1 or R3 regulariser (not plain weight decay, whose optimum can lie "
+    "below this bound)"
+)
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,12 @@ class Certificate:
 
     @property
     def is_global(self) -> bool:
-        """Whether the bound covers every activation pattern (networks of any width)."""
+        """Whether the bound covers every activation pattern, i.e. no pattern restriction.
+
+        For two-layer certificates: every network of any width. For three-layer certificates:
+        every parallel network of first-layer width ``<= m1`` (any number of sub-networks) under
+        the R1/R3 regularisers, not wider first layers; ``scope`` states which.
+        """
         return self.scope.startswith((SCOPE_ALL, SCOPE_ALL_GATED, SCOPE_THREE_PREFIX))
 
     def summary(self) -> str:
@@ -426,7 +437,8 @@ def certify_three_layer(
     complete (first-layer patterns enumerated, every mixed signed set present, second-layer
     patterns enumerated exactly), otherwise against networks using the given blocks. The coarse,
     pattern-free bound (``global_dual``) holds against every three-layer parallel network of any
-    width: ``sigma lam^T (h)_+ <= sum_i (sigma lam_i)_+ ||x_i|| sum_j ||z_j||``.
+    width: ``sigma lam^T (h)_+ <= sum_i (sigma lam_i)_+ ||x_i|| sum_j ||z_j||``. Every bound is on
+    the R1/R3 objective (SPEC §3.2); plain weight decay on the same weights can go below it.
     """
     Y2 = Y.reshape(X.shape[0], -1)
     lam = loss.dual_point(predictions.reshape(Y2.shape), Y2)
@@ -441,6 +453,7 @@ def certify_three_layer(
     scope = SCOPE_THREE_ALL.format(width=blocks.width) if blocks.is_complete else SCOPE_THREE_BLOCKS
     if Y2.shape[1] > 1:
         scope += " whose sub-networks each feed one output (decoupled)"
+    scope += SCOPE_THREE_REGULARISER
     dual = bound(kbar)
     gap = float(primal - dual)
     return Certificate(

@@ -207,7 +207,8 @@ def _fit(args) -> int:
             f"{'':12}bound for networks whose neurons feed every output: {cert.coupled_dual:.10g}"
         )
     if not cert.is_global:
-        print(f"            pattern-free bound valid for any network: {cert.global_dual:.10g}")
+        anynet = "any three-layer parallel network (R1/R3)" if three else "any network"
+        print(f"            pattern-free bound valid for {anynet}: {cert.global_dual:.10g}")
     print(f"status      {fitted.status_}")
     metric = "accuracy" if task == "classification" else "R^2"
     print(f"train {metric:<5} {pipe.score(X_tr, y_tr):.4f}")
