@@ -106,6 +106,9 @@ def augmented_lagrangian(
             L = L - lipschitz_for(rho) + lipschitz_for(rho * growth)
             rho *= growth
         previous = violation
+    if image is None:  # no iteration ran (max_iter=0): report the starting point
+        image = smooth_for(mu, rho).image(x)
+        violation = float(xp.max(xp.maximum(-constraint(image), 0.0)))
     return AugLagResult(
         x=x,
         image=image,
