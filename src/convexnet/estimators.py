@@ -258,8 +258,9 @@ class _ConvexTwoLayer(BaseEstimator):
         ``lam0 = -grad loss(0)``) down to ``eps * alpha_max``. Returns fitted copies of this
         estimator, one per ``alpha``, in decreasing order of ``alpha``; ``self`` is not changed.
         """
-        X, Y, loss = self._prepare(X, y)
-        Xa = self._augment(X)
+        probe = clone(self)
+        X, Y, loss = probe._prepare(X, y)
+        Xa = probe._augment(X)
         patterns = choose_patterns(Xa, self.activation_patterns, self.random_state)
         if alphas is None:
             check_positive_int(n_alphas, "n_alphas")
@@ -271,7 +272,7 @@ class _ConvexTwoLayer(BaseEstimator):
         fits, warm = [], None
         for a in alphas:
             est = clone(self).set_params(alpha=float(a))
-            est._copy_encoding(self)
+            est._copy_encoding(probe)
             est._fit_arrays(X, Y, loss, patterns=patterns, warm_start=warm)
             warm = est._solution
             fits.append(est)

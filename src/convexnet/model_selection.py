@@ -15,6 +15,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.model_selection import check_cv
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from convexnet._validation import check_positive, check_positive_int
@@ -82,6 +83,7 @@ class ConvexReLUCV(MetaEstimatorMixin, BaseEstimator):
                 "estimator must be a ConvexReLURegressor or ConvexReLUClassifier, "
                 f"got {type(estimator).__name__}."
             )
+        clone(estimator)._check_params()  # refuse bad parameters before any fold starts
         X = np.asarray(X) if not hasattr(X, "iloc") else X.to_numpy()
         y = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
         if self.alphas is None:
@@ -116,6 +118,15 @@ class ConvexReLUCV(MetaEstimatorMixin, BaseEstimator):
         if hasattr(self.best_estimator_, "classes_"):
             self.classes_ = self.best_estimator_.classes_
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(ConvexReLURegressor() if self.estimator is None else self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.target_tags = inner.target_tags
+        return tags
 
     def predict(self, X):
         check_is_fitted(self, "best_estimator_")

@@ -58,6 +58,7 @@ def augmented_lagrangian(
     check_every: int = 10,
     growth: float = 2.0,
     shrink: float = 0.5,
+    violation_tol: float = 0.0,
     max_rho: float = 1e12,
 ) -> AugLagResult:
     """Minimise by the augmented Lagrangian method; at most ``max_iter`` FISTA iterations in all.
@@ -102,7 +103,8 @@ def augmented_lagrangian(
         if state["finished"]:
             converged = True
             break
-        if violation > shrink * previous and rho < max_rho:
+        scale = max(float(xp.max(xp.abs(values))), 1e-300)
+        if violation > shrink * previous and violation > violation_tol * scale and rho < max_rho:
             L = L - lipschitz_for(rho) + lipschitz_for(rho * growth)
             rho *= growth
         previous = violation

@@ -12,8 +12,8 @@ operator and its adjoint are, without ever forming the ``n x (Q d)`` lifted matr
   ``loss(A Z, Y) + alpha sum_q ||Z_q||``.
 * Exact ReLU (SPEC.md §1.3): the cones ``S * (X Z) >= 0`` with ``S = 2D - 1`` are handled by the
   augmented Lagrangian method (:mod:`convexnet.solvers.auglag`) with FISTA inner solves. Its
-  multipliers certify slowly, so once its support settles (every ``POLISH_EVERY`` iterations,
-  below ``POLISH_BELOW``) the program restricted to the support is re-solved by Clarabel
+  multipliers certify slowly, so every ``POLISH_EVERY`` iterations, when its support is new, the
+  program restricted to the support is re-solved by Clarabel
   (:func:`polish_on_support`, a small program) and certified over all patterns; the last iterate
   is projected exactly onto the cones.
 
@@ -39,6 +39,7 @@ import time
 import numpy as np
 
 from convexnet._backend import array_namespace, resolve_device, resolve_dtype, to_backend, to_numpy
+from convexnet._validation import check_positive, check_positive_int
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
 from convexnet.solvers.auglag import augmented_lagrangian
 from convexnet.solvers.fista import GroupL2Penalty, fista
@@ -59,13 +60,15 @@ INNER_MAX_ITER = 1000
 #: Exact program: polish on the support once the multiplier gap is below this.
 #: Largest restricted program (``n * n_variables``) that the interior-point polish takes on.
 POLISH_MAX_SIZE = 5e7
-#: ... and only once the support is at most this fraction of the patterns (else it is no polish).
+#: ... and only once the support is at most this fraction of the patterns (else it is no polish),
+#: unless the restricted program is below POLISH_SMALL.
 POLISH_MAX_FRACTION = 0.5
+POLISH_SMALL = 1e6
 #: Iterations between two polish attempts.
 POLISH_EVERY = 200
 #: Groups below this fraction of the largest norm are left out of the polish's support.
 SUPPORT_THRESHOLD = 1e-3
-POLISH_BELOW = 0.1
+POLISH_BELOW = 1.0
 
 
 def first_order_memory(
@@ -245,7 +248,9 @@ def solve_two_layer_first_order(
         )
     device = resolve_device(device)
     dtype = resolve_dtype(dtype)
-    max_iter = DEFAULT_MAX_ITER if max_iter is None else int(max_iter)
+    max_iter = DEFAULT_MAX_ITER if max_iter is None else check_positive_int(max_iter, "max_iter")
+    check_every = check_positive_int(check_every, "check_every")
+    check_positive(tol, "tol")
     start = time.perf_counter()
     n, d, c, P = program.n_samples, program.n_features, program.n_outputs, program.n_patterns
     gated = program.gated
@@ -262,6 +267,11 @@ def solve_two_layer_first_order(
     penalty = GroupL2Penalty(float(program.alpha))
     Z0 = np.zeros((d, c, op.Q))
     if warm_start is not None:
+        if warm_start.V.shape != (P, d, c):
+            raise ValueError(
+                f"warm_start has variables of shape {warm_start.V.shape}; this program needs "
+                f"{(P, d, c)} (the same patterns, features and outputs)."
+            )
         Z0 = _stack_solution(warm_start, gated)
     Z = to_backend(Z0, device, dtype)
     loss_L = program.loss.smoothness() * op.norm_squared(c)
@@ -312,16 +322,17 @@ def solve_two_layer_first_order(
                 return True
             # The multiplier bound lags behind the primal: at the end of an outer step whose
             # support is new, polish on the support and check with exact per-pattern bounds.
-            due = k - inner.get("polished_at", 0) >= POLISH_EVERY
+            due = k - inner.get("seen_at", 0) >= POLISH_EVERY
             if due and abs(info["relative_gap"]) <= POLISH_BELOW:
                 Znp = to_numpy(Zk)
                 kappa = to_numpy(certifier.kappa_groups).max(axis=0)
                 support = tuple(
                     np.flatnonzero((np.abs(Znp).max(axis=(0, 1)) > 0) | (kappa > program.alpha))
                 )
+                # At most every POLISH_EVERY iterations, and each support once.
                 if support == inner.get("support"):
                     return False
-                inner["support"], inner["polished_at"] = support, k
+                inner["support"], inner["seen_at"] = support, k
                 polished = polish_on_support(program, Znp, kappa)
                 candidate = Znp if polished is None else polished
                 exact = _exact_check(program, Snp, candidate, to_numpy(mu_plus))
@@ -356,6 +367,7 @@ def solve_two_layer_first_order(
             inner_done=inner_done,
             check_every=check_every,
             max_rho=100.0 * rho0,
+            violation_tol=tol,
         )
         Z, n_iter, converged, mu = res.x, res.n_iter, res.converged, res.mu
         violation = certifier(Z, res.image, mu)["violation"]
@@ -448,11 +460,10 @@ def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
     if kappa is not None:
         used |= (kappa[:P] > program.alpha) | (kappa[P:] > program.alpha)
     support = np.flatnonzero(used)
-    if (
-        support.size == 0
-        or support.size > POLISH_MAX_FRACTION * P
-        or program.n_samples * 2 * support.size * program.n_features > (POLISH_MAX_SIZE)
-    ):
+    size = program.n_samples * 2 * support.size * program.n_features
+    # A support of most patterns is no polish, unless the whole program is small anyway.
+    crowded = support.size > POLISH_MAX_FRACTION * P and size > POLISH_SMALL
+    if support.size == 0 or size > POLISH_MAX_SIZE or crowded:
         return None
     sub = TwoLayerProgram(
         program.X,
