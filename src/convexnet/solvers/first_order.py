@@ -320,20 +320,19 @@ def solve_two_layer_first_order(
                 )
             if _converged(info, tol):
                 return True
-            # The multiplier bound lags behind the primal: at the end of an outer step whose
-            # support is new, polish on the support and check with exact per-pattern bounds.
+            # The multiplier bound lags behind the primal: at most every POLISH_EVERY iterations,
+            # when the support is new, polish on it and check with exact per-pattern bounds.
             due = k - inner.get("seen_at", 0) >= POLISH_EVERY
             if due and abs(info["relative_gap"]) <= POLISH_BELOW:
                 Znp = to_numpy(Zk)
                 kappa = to_numpy(certifier.kappa_groups).max(axis=0)
-                support = tuple(
-                    np.flatnonzero((np.abs(Znp).max(axis=(0, 1)) > 0) | (kappa > program.alpha))
-                )
-                # At most every POLISH_EVERY iterations, and each support once.
+                support = tuple(np.flatnonzero(_support_mask(Znp, kappa, program.alpha)))
                 if support == inner.get("support"):
                     return False
                 inner["support"], inner["seen_at"] = support, k
                 polished = polish_on_support(program, Znp, kappa)
+                if polished is None and abs(info["relative_gap"]) > 100 * tol:
+                    return False
                 candidate = Znp if polished is None else polished
                 exact = _exact_check(program, Snp, candidate, to_numpy(mu_plus))
                 if verbose:
@@ -440,6 +439,15 @@ def project_onto_cones(X: np.ndarray, S: np.ndarray, Z: np.ndarray) -> np.ndarra
     return Z
 
 
+def _support_mask(Z: np.ndarray, kappa: np.ndarray | None, alpha: float) -> np.ndarray:
+    """Groups above ``SUPPORT_THRESHOLD`` of the largest norm, or whose dual bound exceeds alpha."""
+    norms = np.linalg.norm(Z, axis=0).max(axis=0)  # (Q,)
+    used = norms > SUPPORT_THRESHOLD * max(float(norms.max()), 1e-300)
+    if kappa is not None:
+        used |= kappa > alpha
+    return used
+
+
 def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
     """Re-solve the exact program on the patterns the first-order iterate uses (interior point).
 
@@ -454,12 +462,8 @@ def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
     from convexnet.solvers.conic import solve_two_layer_conic
 
     P = program.n_patterns
-    norms = np.linalg.norm(Z, axis=0).max(axis=0)  # (Q,)
-    norms = norms > SUPPORT_THRESHOLD * max(float(norms.max()), 1e-300)
-    used = norms[:P] | norms[P:]
-    if kappa is not None:
-        used |= (kappa[:P] > program.alpha) | (kappa[P:] > program.alpha)
-    support = np.flatnonzero(used)
+    used = _support_mask(Z, kappa, program.alpha)
+    support = np.flatnonzero(used[:P] | used[P:])
     size = program.n_samples * 2 * support.size * program.n_features
     # A support of most patterns is no polish, unless the whole program is small anyway.
     crowded = support.size > POLISH_MAX_FRACTION * P and size > POLISH_SMALL
