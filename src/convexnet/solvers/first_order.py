@@ -64,6 +64,8 @@ POLISH_MAX_SIZE = 5e7
 #: unless the restricted program is below POLISH_SMALL.
 POLISH_MAX_FRACTION = 0.5
 POLISH_SMALL = 1e6
+#: Rounds of a polish attempt that add the patterns its dual point violates.
+POLISH_GROW_ROUNDS = 3
 #: Iterations between two polish attempts.
 POLISH_EVERY = 200
 #: Groups below this fraction of the largest norm are left out of the polish's support.
@@ -330,11 +332,29 @@ def solve_two_layer_first_order(
                 if support == inner.get("support"):
                     return False
                 inner["support"], inner["seen_at"] = support, k
+                mu_np = to_numpy(mu_plus)
                 polished = polish_on_support(program, Znp, kappa)
+                for _ in range(POLISH_GROW_ROUNDS):
+                    if polished is None:
+                        break
+                    # Patterns the polished dual point violates join the support (column
+                    # generation over patterns, priced with the cone-multiplier bound).
+                    Zb = to_backend(polished, device, dtype)
+                    certifier(Zb, op.image(Zb), mu_plus)
+                    kappa_new = to_numpy(certifier.kappa_groups).max(axis=0)
+                    grown = _support_mask(polished, kappa_new, program.alpha)
+                    if not np.any(grown & ~_support_mask(polished, None, program.alpha)):
+                        break
+                    if certifier.last["relative_gap"] <= tol:
+                        break
+                    again = polish_on_support(program, polished, kappa_new)
+                    if again is None:
+                        break
+                    polished = again
                 if polished is None and abs(info["relative_gap"]) > 100 * tol:
                     return False
                 candidate = Znp if polished is None else polished
-                exact = _exact_check(program, Snp, candidate, to_numpy(mu_plus))
+                exact = _exact_check(program, Snp, candidate, mu_np)
                 if verbose:
                     print(f"[auglag] polished on the support: gap {exact['relative_gap']:.3e}")
                 if exact["relative_gap"] <= tol:
