@@ -59,7 +59,7 @@ RHO_SCALE = 10.0
 INNER_MAX_ITER = 1000
 #: Exact program: polish on the support once the multiplier gap is below this.
 #: Largest restricted program (``n * n_variables``) that the interior-point polish takes on.
-POLISH_MAX_SIZE = 5e7
+POLISH_MAX_SIZE = 1e7
 #: ... and only once the support is at most this fraction of the patterns (else it is no polish),
 #: unless the restricted program is below POLISH_SMALL.
 POLISH_MAX_FRACTION = 0.5
