@@ -243,11 +243,6 @@ class _ConvexTwoLayer(BaseEstimator):
         self.fit_time_ = time.perf_counter() - start
         return self
 
-    def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and ``y``."""
-        X, Y, loss = self._prepare(X, y)
-        return self._fit_arrays(X, Y, loss)
-
     def path(self, X, y, alphas=None, *, n_alphas: int = 8, eps: float = 1e-2) -> list:
         """Fit along a decreasing grid of ``alpha``, each solve warm-started from the last.
 
@@ -300,30 +295,13 @@ class _ConvexTwoLayer(BaseEstimator):
         return two_layer_module(W1, b1, net.W2, gates, gate_bias)
 
 
-class ConvexReLURegressor(RegressorMixin, _ConvexTwoLayer):
-    __doc__ = (
-        """Two-layer ReLU regression network trained to a certified global optimum.
-
-    ``loss(p, y) = (p - y)^2 / 2``, summed over samples and outputs.
-"""
-        + _OBJECTIVE_DOC
-        + _PARAMS_DOC
-        + _ATTRS_DOC
-        + """
-    Examples
-    --------
-    >>> from sklearn.datasets import make_regression
-    >>> from convexnet import ConvexReLURegressor
-    >>> X, y = make_regression(n_samples=40, n_features=2, noise=1.0, random_state=0)
-    >>> model = ConvexReLURegressor(alpha=1.0).fit(X, y / y.std())
-    >>> model.relative_duality_gap_ < 1e-6
-    True
-"""
-    )
+class _RegressionTargets:
+    """Squared loss on real targets: ``fit`` and ``predict`` over ``_fit_arrays``/``_decision``."""
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples[, n_outputs])."""
-        return super().fit(X, y)
+        X, Y, loss = self._prepare(X, y)
+        return self._fit_arrays(X, Y, loss)
 
     def _prepare(self, X, y):
         _check_numeric(X, "X")
@@ -343,35 +321,13 @@ class ConvexReLURegressor(RegressorMixin, _ConvexTwoLayer):
         return tags
 
 
-class ConvexReLUClassifier(ClassifierMixin, _ConvexTwoLayer):
-    __doc__ = (
-        """Two-layer ReLU classification network trained to a certified global optimum.
-
-    Two classes: one output with the logistic loss ``log(1 + exp(-y p))``, labels mapped to
-    ``y in {-1, +1}`` (``classes_[1]`` is ``+1``). More classes: one output per class with the
-    softmax cross-entropy loss.
-"""
-        + _OBJECTIVE_DOC
-        + _PARAMS_DOC
-        + _ATTRS_DOC
-        + """
-    classes_ : ndarray
-        The class labels.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import make_moons
-    >>> from convexnet import ConvexReLUClassifier
-    >>> X, y = make_moons(n_samples=40, noise=0.1, random_state=0)
-    >>> clf = ConvexReLUClassifier(alpha=0.1).fit(X, y)
-    >>> clf.score(X, y) > 0.9
-    True
-"""
-    )
+class _ClassificationTargets:
+    """Logistic (two classes) or cross-entropy loss on labels: ``fit``, ``predict``, scores."""
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and class labels ``y`` (n_samples,)."""
-        return super().fit(X, y)
+        X, Y, loss = self._prepare(X, y)
+        return self._fit_arrays(X, Y, loss)
 
     def _prepare(self, X, y):
         _check_numeric(X, "X")
@@ -412,3 +368,52 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexTwoLayer):
         scores = self._decision(X)
         codes = (scores[:, 0] > 0).astype(int) if scores.shape[1] == 1 else scores.argmax(1)
         return self.classes_[codes]
+
+
+class ConvexReLURegressor(RegressorMixin, _RegressionTargets, _ConvexTwoLayer):
+    __doc__ = (
+        """Two-layer ReLU regression network trained to a certified global optimum.
+
+    ``loss(p, y) = (p - y)^2 / 2``, summed over samples and outputs.
+"""
+        + _OBJECTIVE_DOC
+        + _PARAMS_DOC
+        + _ATTRS_DOC
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from convexnet import ConvexReLURegressor
+    >>> X, y = make_regression(n_samples=40, n_features=2, noise=1.0, random_state=0)
+    >>> model = ConvexReLURegressor(alpha=1.0).fit(X, y / y.std())
+    >>> model.relative_duality_gap_ < 1e-6
+    True
+"""
+    )
+
+
+class ConvexReLUClassifier(ClassifierMixin, _ClassificationTargets, _ConvexTwoLayer):
+    __doc__ = (
+        """Two-layer ReLU classification network trained to a certified global optimum.
+
+    Two classes: one output with the logistic loss ``log(1 + exp(-y p))``, labels mapped to
+    ``y in {-1, +1}`` (``classes_[1]`` is ``+1``). More classes: one output per class with the
+    softmax cross-entropy loss.
+"""
+        + _OBJECTIVE_DOC
+        + _PARAMS_DOC
+        + _ATTRS_DOC
+        + """
+    classes_ : ndarray
+        The class labels.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from convexnet import ConvexReLUClassifier
+    >>> X, y = make_moons(n_samples=40, noise=0.1, random_state=0)
+    >>> clf = ConvexReLUClassifier(alpha=0.1).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+"""
+    )

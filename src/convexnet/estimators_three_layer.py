@@ -10,14 +10,11 @@ import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from convexnet import patterns as _patterns
 from convexnet._validation import check_bool, check_nonnegative, check_positive, check_positive_int
-from convexnet.estimators import _check_numeric
-from convexnet.losses import CrossEntropyLoss, LogisticLoss, SquaredLoss
+from convexnet.estimators import _ClassificationTargets, _RegressionTargets
 from convexnet.networks import three_layer_module
 from convexnet.solvers.conic import resolve_solver
 from convexnet.three_layer import train_three_layer
@@ -268,7 +265,7 @@ class _ConvexThreeLayer(BaseEstimator):
         return three_layer_module(W1, b1, self.network_.w2, self.network_.w3)
 
 
-class ConvexThreeLayerRegressor(RegressorMixin, _ConvexThreeLayer):
+class ConvexThreeLayerRegressor(RegressorMixin, _RegressionTargets, _ConvexThreeLayer):
     __doc__ = (
         """Three-layer parallel ReLU regression network trained as one convex program [001].
 
@@ -289,27 +286,8 @@ class ConvexThreeLayerRegressor(RegressorMixin, _ConvexThreeLayer):
 """
     )
 
-    def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples[, n_outputs])."""
-        _check_numeric(X, "X")
-        _check_numeric(y, "y")
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
-        self._y_1d = y.ndim == 1
-        Y = y.reshape(len(y), -1).astype(np.float64)
-        return self._fit_arrays(X, Y, SquaredLoss())
 
-    def predict(self, X):
-        """Network output, (n_samples,) for a 1-D target, else (n_samples, n_outputs)."""
-        out = self._decision(X)
-        return out[:, 0] if self._y_1d else out
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
-
-
-class ConvexThreeLayerClassifier(ClassifierMixin, _ConvexThreeLayer):
+class ConvexThreeLayerClassifier(ClassifierMixin, _ClassificationTargets, _ConvexThreeLayer):
     __doc__ = (
         """Three-layer parallel ReLU classification network trained as one convex program [001].
 
@@ -334,44 +312,3 @@ class ConvexThreeLayerClassifier(ClassifierMixin, _ConvexThreeLayer):
     True
 """
     )
-
-    def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and class labels ``y`` (n_samples,)."""
-        _check_numeric(X, "X")
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self._encoder = LabelEncoder().fit(y)
-        self.classes_ = self._encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two."
-            )
-        codes = self._encoder.transform(y)
-        if len(self.classes_) == 2:
-            Y = (2.0 * codes - 1.0)[:, None]
-            loss = LogisticLoss()
-        else:
-            Y = np.eye(len(self.classes_))[codes]
-            loss = CrossEntropyLoss()
-        return self._fit_arrays(X, Y, loss)
-
-    def decision_function(self, X):
-        """Logits: (n_samples,) for two classes, else (n_samples, n_classes)."""
-        out = self._decision(X)
-        return out[:, 0] if out.shape[1] == 1 else out
-
-    def predict_proba(self, X):
-        """Class probabilities (sigmoid or softmax of the logits), (n_samples, n_classes)."""
-        scores = self._decision(X)
-        if scores.shape[1] == 1:
-            p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
-            return np.column_stack([1.0 - p, p])
-        scores = scores - scores.max(axis=1, keepdims=True)
-        e = np.exp(scores)
-        return e / e.sum(axis=1, keepdims=True)
-
-    def predict(self, X):
-        """Predicted class labels."""
-        scores = self._decision(X)
-        codes = (scores[:, 0] > 0).astype(int) if scores.shape[1] == 1 else scores.argmax(1)
-        return self.classes_[codes]
