@@ -16,11 +16,9 @@ different, non-convexifiable objective (SPEC.md §3.2, §6 item 3).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from convexnet.certificates import Certificate, certify_three_layer
 from convexnet.networks import ThreeLayerNetwork, caratheodory_prune
@@ -32,6 +30,7 @@ from convexnet.programs.three_layer import (
     check_size,
 )
 from convexnet.solvers.conic import resolve_solver, solve_three_layer_conic
+from convexnet.training import solve_until_certified
 
 __all__ = [
     "ThreeLayerFit",
@@ -217,45 +216,22 @@ def train_three_layer(
         candidates = ["CLARABEL", "SCS"]
     else:
         candidates = [resolve_solver(solver)]
-    best, failures = None, []
-    for name in candidates:
-        solver_tol = initial_solver_tol(name, tol)
-        while True:
-            solution = solve_three_layer_conic(
-                program,
-                solver=name,
-                tol=solver_tol,
-                max_iter=100 * max_iter if name == "SCS" else max_iter,
-                verbose=verbose,
-            )
-            if solution.status in ("infeasible", "unbounded", "failed"):
-                failures.append(f"{name}: {solution.status} {solution.info}")
-                break
-            attempt = _recover_and_certify(program, solution, prune)
-            if best is None or attempt[2].relative_gap < best[2].relative_gap:
-                best = attempt
-            if attempt[2].relative_gap <= tol or solver_tol <= 1e-12:
-                break
-            if solution.status != "optimal":
-                break
-            solver_tol = max(solver_tol * 1e-2, 1e-12)
-        if best is not None and best[2].relative_gap <= tol:
-            break
-    if best is None:
-        raise RuntimeError(
-            "no solver produced a solution (" + "; ".join(failures) + "); try another solver "
-            "(solver=...), a larger alpha or fewer patterns."
-        )
+    best, status = solve_until_certified(
+        candidates,
+        lambda name, solver_tol: solve_three_layer_conic(
+            program,
+            solver=name,
+            tol=solver_tol,
+            max_iter=100 * max_iter if name == "SCS" else max_iter,
+            verbose=verbose,
+        ),
+        lambda solution: _recover_and_certify(program, solution, prune),
+        tol=tol,
+        initial_tol=lambda name: initial_solver_tol(name, tol),
+        verbose=verbose,
+        stacklevel=2,
+    )
     solution, network, certificate, objective = best
-    status = "optimal" if certificate.relative_gap <= tol else "inaccurate"
-    if status != "optimal":
-        warnings.warn(
-            f"convexnet: the {solution.solver} solver stopped with status '{solution.status}' "
-            f"and a certified relative duality gap of {certificate.relative_gap:.2e} "
-            f"(tol={tol:g}); increase max_iter or loosen tol.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
     return ThreeLayerFit(
         network=network,
         certificate=certificate,

@@ -24,7 +24,13 @@ from convexnet.solvers.first_order import (
     solve_two_layer_first_order,
 )
 
-__all__ = ["TwoLayerFit", "train_two_layer", "choose_patterns", "available_memory"]
+__all__ = [
+    "TwoLayerFit",
+    "train_two_layer",
+    "choose_patterns",
+    "available_memory",
+    "solve_until_certified",
+]
 
 #: ``activation_patterns="auto"`` enumerates when the Cover bound is at most this many patterns.
 AUTO_ENUMERATION_LIMIT = 512
@@ -178,6 +184,69 @@ def _recover_and_certify(program, solution, patterns, interpolate):
     return solution, network, certificate, float(objective)
 
 
+def solve_until_certified(
+    candidates: list[str],
+    solve,
+    certify,
+    *,
+    tol: float,
+    initial_tol,
+    verbose: bool = False,
+    stacklevel: int = 3,
+):
+    """Run conic solvers in turn, tightening each until the *certified* gap is within ``tol``.
+
+    ``solve(name, solver_tol)`` returns a solution, ``certify(solution)`` the tuple
+    ``(solution, network, certificate, objective)``; ``initial_tol(name)`` is each solver's first
+    tolerance, divided by 100 (down to 1e-12) while the certified gap exceeds ``tol`` and the
+    solver reports "optimal". The best certified attempt is kept; the next candidate is tried
+    only while it is above ``tol``. Returns ``(best, status)``: status ``"optimal"`` when the
+    certified relative gap is at most ``tol``, else ``"inaccurate"`` with a ConvergenceWarning.
+    """
+    best, failures = None, []
+    for name in candidates:
+        solver_tol = initial_tol(name)
+        while True:
+            solution = solve(name, solver_tol)
+            if solution.status in ("infeasible", "unbounded", "failed"):
+                failures.append(f"{name}: {solution.status} {solution.info}")
+                break
+            attempt = certify(solution)
+            if best is None or attempt[2].relative_gap < best[2].relative_gap:
+                best = attempt
+            if attempt[2].relative_gap <= tol or solver_tol <= 1e-12:
+                break
+            if solution.status != "optimal":  # hit max_iter: a tighter tol cannot help
+                break
+            solver_tol = max(solver_tol * 1e-2, 1e-12)
+            if verbose:
+                gap = attempt[2].relative_gap
+                print(f"[convexnet] gap {gap:.2e} > tol; re-solving at solver tol {solver_tol:g}")
+        if best is not None and best[2].relative_gap <= tol:
+            break
+    if best is None:
+        raise RuntimeError(
+            "no solver produced a solution (" + "; ".join(failures) + "); try another solver "
+            "(solver=...), a larger alpha or fewer patterns."
+        )
+    # ``stacklevel`` counts from the trainer that called us: two frames up from _status.
+    return best, _status(best[0], best[2], tol, stacklevel + 2)
+
+
+def _status(solution, certificate: Certificate, tol: float, stacklevel: int) -> str:
+    """``"optimal"`` if the certified relative gap is within ``tol``, else warn: "inaccurate"."""
+    if certificate.relative_gap <= tol:
+        return "optimal"
+    warnings.warn(
+        f"convexnet: the {solution.solver} solver stopped with status '{solution.status}' "
+        f"and a certified relative duality gap of {certificate.relative_gap:.2e} "
+        f"(tol={tol:g}); increase max_iter or loosen tol.",
+        ConvergenceWarning,
+        stacklevel=stacklevel,
+    )
+    return "inaccurate"
+
+
 def train_two_layer(
     X: np.ndarray,
     Y: np.ndarray,
@@ -222,61 +291,35 @@ def train_two_layer(
     _check_memory(program, candidates[0], device, dtype)
     if verbose:
         print(f"[convexnet] {program.describe()}")
-    best, failures = None, []
-    for name in candidates:
-        if name in FIRST_ORDER_METHODS:
-            solution = solve_two_layer_first_order(
-                program,
-                tol=tol,
-                max_iter=max_iter,
-                device=device,
-                dtype=dtype,
-                warm_start=warm_start,
-                verbose=verbose,
-            )
-            best = _recover_and_certify(program, solution, patterns, interpolate)
-            break
+    if candidates[0] in FIRST_ORDER_METHODS:
+        solution = solve_two_layer_first_order(
+            program,
+            tol=tol,
+            max_iter=max_iter,
+            device=device,
+            dtype=dtype,
+            warm_start=warm_start,
+            verbose=verbose,
+        )
+        best = _recover_and_certify(program, solution, patterns, interpolate)
+        status = _status(solution, best[2], tol, stacklevel=4)
+    else:
         conic_iter = 200 if max_iter is None else max_iter
-        solver_tol = min(1e-8, tol * 1e-2)
-        while True:
-            solution = solve_two_layer_conic(
+        best, status = solve_until_certified(
+            candidates,
+            lambda name, solver_tol: solve_two_layer_conic(
                 program,
                 solver=name,
                 tol=solver_tol,
                 max_iter=100 * conic_iter if name == "SCS" else conic_iter,
                 verbose=verbose,
-            )
-            if solution.status in ("infeasible", "unbounded", "failed"):
-                failures.append(f"{name}: {solution.status} {solution.info}")
-                break
-            attempt = _recover_and_certify(program, solution, patterns, interpolate)
-            if best is None or attempt[2].relative_gap < best[2].relative_gap:
-                best = attempt
-            if attempt[2].relative_gap <= tol or solver_tol <= 1e-12:
-                break
-            if solution.status != "optimal":  # hit max_iter: a tighter tol cannot help
-                break
-            solver_tol = max(solver_tol * 1e-2, 1e-12)
-            if verbose:
-                gap = attempt[2].relative_gap
-                print(f"[convexnet] gap {gap:.2e} > tol; re-solving at solver tol {solver_tol:g}")
-        if best is not None and best[2].relative_gap <= tol:
-            break
-    if best is None:
-        raise RuntimeError(
-            "no solver produced a solution (" + "; ".join(failures) + "); try another solver "
-            "(solver=...), a larger alpha or fewer patterns."
+            ),
+            lambda solution: _recover_and_certify(program, solution, patterns, interpolate),
+            tol=tol,
+            initial_tol=lambda name: min(1e-8, tol * 1e-2),
+            verbose=verbose,
         )
     solution, network, certificate, objective = best
-    status = "optimal" if certificate.relative_gap <= tol else "inaccurate"
-    if status != "optimal":
-        warnings.warn(
-            f"convexnet: the {solution.solver} solver stopped with status '{solution.status}' "
-            f"and a certified relative duality gap of {certificate.relative_gap:.2e} "
-            f"(tol={tol:g}); increase max_iter or loosen tol.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
     return TwoLayerFit(
         network=network,
         certificate=certificate,
