@@ -78,6 +78,22 @@ def _solver_options(name: str, tol: float, max_iter: int) -> dict:
     return {}
 
 
+def _solve_problem(problem, name: str, tol: float, max_iter: int, verbose: bool):
+    """Solve a CVXPY problem; return ``(status, info, seconds)``, ``"failed"`` on SolverError."""
+    import cvxpy as cp
+
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            # CVXPY's "solution may be inaccurate": our status and certificate report it.
+            warnings.simplefilter("ignore", UserWarning)
+            problem.solve(solver=name, verbose=verbose, **_solver_options(name, tol, max_iter))
+        status, info = map_status(problem.status), {"cvxpy_status": problem.status}
+    except cp.SolverError as exc:
+        status, info = "failed", {"error": str(exc)}
+    return status, info, time.perf_counter() - start
+
+
 def solve_two_layer_conic(
     program: TwoLayerProgram,
     solver: str = "CLARABEL",
@@ -122,19 +138,7 @@ def solve_two_layer_conic(
     else:
         objective = cp.Minimize(program.loss.cvxpy_expression(pred, Y) + program.alpha * penalty)
     problem = cp.Problem(objective, constraints)
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            # CVXPY's "solution may be inaccurate": our status and certificate report it.
-            warnings.simplefilter("ignore", UserWarning)
-            problem.solve(solver=name, verbose=verbose, **_solver_options(name, tol, max_iter))
-        status = map_status(problem.status)
-    except cp.SolverError as exc:
-        status = "failed"
-        info = {"error": str(exc)}
-    else:
-        info = {"cvxpy_status": problem.status}
-    elapsed = time.perf_counter() - start
+    status, info, elapsed = _solve_problem(problem, name, tol, max_iter, verbose)
 
     def _collect(vs):
         if not vs or vs[0].value is None:
@@ -211,17 +215,7 @@ def solve_three_layer_conic(
     pred = cp.vstack(columns).T if c > 1 else cp.reshape(columns[0], (n, 1), order="F")
     objective = cp.Minimize(program.loss.cvxpy_expression(pred, Y) + program.alpha * penalty)
     problem = cp.Problem(objective, constraints)
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            problem.solve(solver=name, verbose=verbose, **_solver_options(name, tol, max_iter))
-        status = map_status(problem.status)
-        info = {"cvxpy_status": problem.status}
-    except cp.SolverError as exc:
-        status = "failed"
-        info = {"error": str(exc)}
-    elapsed = time.perf_counter() - start
+    status, info, elapsed = _solve_problem(problem, name, tol, max_iter, verbose)
 
     def _collect(vs):
         if vs[0].value is None:
