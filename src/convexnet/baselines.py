@@ -35,6 +35,21 @@ class NonConvexResult:
     times: np.ndarray
 
 
+def _lbfgs(params, max_iter: int, tolerance_grad: float = 1e-12, tolerance_change: float = 1e-15):
+    """Full-batch L-BFGS with a strong-Wolfe line search, as every baseline here uses it."""
+    import torch
+
+    return torch.optim.LBFGS(
+        params,
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=tolerance_grad,
+        tolerance_change=tolerance_change,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
+
+
 def _torch_loss(name: str):
     import torch
 
@@ -101,15 +116,7 @@ def train_two_layer_nonconvex(
 
         start = time.perf_counter()
         if optimizer == "lbfgs":
-            opt = torch.optim.LBFGS(
-                [W1, W2],
-                lr=1.0,
-                max_iter=max_iter,
-                tolerance_grad=1e-12,
-                tolerance_change=1e-15,
-                history_size=50,
-                line_search_fn="strong_wolfe",
-            )
+            opt = _lbfgs([W1, W2], max_iter)
             opt.step(closure)
         elif optimizer == "adam":
             opt = torch.optim.Adam([W1, W2], lr=lr)
@@ -257,15 +264,7 @@ def train_deep_relu_nonconvex(
         rounds = 1 if alpha is not None else outer_iter
         prev = np.inf
         for _ in range(rounds):
-            opt = torch.optim.LBFGS(
-                flat,
-                lr=1.0,
-                max_iter=max_iter,
-                tolerance_grad=1e-11,
-                tolerance_change=1e-14,
-                history_size=50,
-                line_search_fn="strong_wolfe",
-            )
+            opt = _lbfgs(flat, max_iter, tolerance_grad=1e-11, tolerance_change=1e-14)
 
             def closure(opt=opt, params=params, mult=mult, rho=rho):
                 opt.zero_grad()
@@ -400,15 +399,7 @@ def train_three_layer_nonconvex(
         params = [U.requires_grad_(True), w2.requires_grad_(True), w3.requires_grad_(True)]
         start = time.perf_counter()
         if optimizer == "lbfgs":
-            opt = torch.optim.LBFGS(
-                params,
-                lr=1.0,
-                max_iter=max_iter,
-                tolerance_grad=1e-12,
-                tolerance_change=1e-15,
-                history_size=50,
-                line_search_fn="strong_wolfe",
-            )
+            opt = _lbfgs(params, max_iter)
 
             def closure(U=U, w2=w2, w3=w3, opt=opt):
                 opt.zero_grad()
