@@ -207,6 +207,18 @@ def _finish(xs, ys, mu, mu0, depth, beta, value, solver_status) -> SplineResult:
     )
 
 
+def _sorted_data(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Validated 1-D inputs and single-output targets, sorted by ``x``."""
+    x = _as_1d(x)
+    y = as_targets(y, x.size, "y")
+    if y.ndim == 2:
+        if y.shape[1] != 1:
+            raise ValueError(f"y must be a single output, got shape {y.shape}.")
+        y = y[:, 0]
+    order = np.argsort(x)
+    return x[order], y[order]
+
+
 def spline_interpolation(x, y, depth: int = 2) -> SplineResult:
     """Minimum-norm ReLU network interpolating 1-D data: the data-knot linear spline.
 
@@ -223,14 +235,7 @@ def spline_interpolation(x, y, depth: int = 2) -> SplineResult:
     from scipy.optimize import linprog
 
     depth = check_positive_int(depth, "depth", minimum=2)
-    x = _as_1d(x)
-    y = as_targets(y, x.size, "y")
-    if y.ndim == 2:
-        if y.shape[1] != 1:
-            raise ValueError(f"y must be a single output, got shape {y.shape}.")
-        y = y[:, 0]
-    order = np.argsort(x)
-    xs, ys = x[order], y[order]
+    xs, ys = _sorted_data(x, y)
     n = xs.size
     Phi = _design(xs, xs)
     # variables: mu_plus (2n) >= 0, mu_minus (2n) >= 0, mu_0 free
@@ -258,14 +263,7 @@ def spline_lasso(x, y, beta: float, depth: int = 2) -> SplineResult:
     beta = check_nonnegative(beta, "beta")
     if beta == 0:
         raise ValueError("beta must be positive; use spline_interpolation for beta -> 0.")
-    x = _as_1d(x)
-    y = as_targets(y, x.size, "y")
-    if y.ndim == 2:
-        if y.shape[1] != 1:
-            raise ValueError(f"y must be a single output, got shape {y.shape}.")
-        y = y[:, 0]
-    order = np.argsort(x)
-    xs, ys = x[order], y[order]
+    xs, ys = _sorted_data(x, y)
     Phi = _design(xs, xs)
     mu, mu0 = cp.Variable(2 * xs.size), cp.Variable()
     prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(Phi @ mu + mu0 - ys) + beta * cp.norm1(mu)))
