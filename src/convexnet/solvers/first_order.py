@@ -141,15 +141,22 @@ class _GatedSmooth:
 
     def __init__(self, op: LiftedOperator, loss, Y):
         self.op, self.loss, self.Y = op, loss, Y
+        self._last = (None, None)
 
     def image(self, Z):
         return self.op.image(Z)
 
+    def _predict(self, image):
+        # FISTA asks value() and gradient() about the same image in turn: predict once.
+        if self._last[0] is not image:
+            self._last = (image, self.op.predict(image))
+        return self._last[1]
+
     def value(self, image) -> float:
-        return self.loss.value(self.op.predict(image), self.Y)
+        return self.loss.value(self._predict(image), self.Y)
 
     def gradient(self, image):
-        return self.op.adjoint(self.loss.gradient(self.op.predict(image), self.Y))
+        return self.op.adjoint(self.loss.gradient(self._predict(image), self.Y))
 
 
 class _AugLagSmooth(_GatedSmooth):
@@ -162,7 +169,6 @@ class _AugLagSmooth(_GatedSmooth):
         self._cache = (None, None)
 
     def _shifted(self, image):
-        # value() and gradient() are asked about the same image in turn: compute once.
         if self._cache[0] is not image:
             T = self.S[:, None, :] * image
             T *= -self.rho
@@ -176,7 +182,7 @@ class _AugLagSmooth(_GatedSmooth):
 
     def gradient(self, image):
         op = self.op
-        R = self.loss.gradient(op.predict(image), self.Y)
+        R = self.loss.gradient(self._predict(image), self.Y)
         G = R[:, :, None] * op.M[:, None, :] - self.S[:, None, :] * self._shifted(image)
         return op.adjoint_image(G)
 
