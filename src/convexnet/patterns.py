@@ -962,21 +962,34 @@ def sample_patterns(X, n_samples: int, *, random_state=None) -> ActivationPatter
     X = _as_data(X)
     n_samples = check_positive_int(n_samples, "n_samples")
     rng = _as_generator(random_state)
-    n, d = X.shape
+    step = max(1, _CHUNK_ELEMS // max(X.shape[0], X.shape[1]))
+    sets = []
+    for s in range(0, n_samples, step):
+        U = rng.standard_normal((X.shape[1], min(step, n_samples - s)))
+        sets.append(patterns_from_generators(X, U, method="sampled"))
+    return merge_patterns(*sets)
+
+
+def patterns_from_generators(X, generators, *, method: str = "generated") -> ActivationPatterns:
+    """The distinct patterns ``1[X g >= 0]`` of the columns ``g`` of ``generators``.
+
+    Generators are normalised to unit length; those whose relative margin on some non-zero row
+    of ``X`` is below ``MIN_MARGIN`` (a hyperplane through the generator, where the pattern is
+    ambiguous) or that are zero are discarded. The result is never marked complete.
+    """
+    X = _as_data(X)
+    U = np.asarray(generators, dtype=np.float64)
+    if U.ndim != 2 or U.shape[0] != X.shape[1]:
+        raise ValueError(
+            f"generators must have shape (n_features={X.shape[1]}, k), got {U.shape}."
+        )
+    if not np.all(np.isfinite(U)):
+        raise ValueError("generators contains NaN or infinity.")
+    norms = np.linalg.norm(U, axis=0)
+    U = U[:, norms > 0] / norms[norms > 0][None, :]
     Xn, nz = _normalise_rows(X)
     Xz = Xn[nz]
-    step = max(1, _CHUNK_ELEMS // max(n, d))
-    Ds, Gs = [], []
-    for s in range(0, n_samples, step):
-        b = min(step, n_samples - s)
-        U = rng.standard_normal((d, b))
-        U /= np.linalg.norm(U, axis=0)[None, :]
-        if Xz.shape[0]:
-            ok = np.abs(Xz @ U).min(axis=0) >= MIN_MARGIN
-            U = U[:, ok]
-        D = X @ U >= 0
-        D, U, _ = unique_patterns(D, U)
-        Ds.append(D)
-        Gs.append(U)
-    D, G, _ = unique_patterns(np.concatenate(Ds, axis=1), np.concatenate(Gs, axis=1))
-    return ActivationPatterns(D, G, False, "sampled")
+    if Xz.shape[0] and U.shape[1]:
+        U = U[:, np.abs(Xz @ U).min(axis=0) >= MIN_MARGIN]
+    D, G, _ = unique_patterns(X @ U >= 0, U)
+    return ActivationPatterns(D, G, False, method)
