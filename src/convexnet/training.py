@@ -160,8 +160,9 @@ def _check_memory(program: TwoLayerProgram, method: str, device=None, dtype="flo
         )
 
 
-def _recover_and_certify(program, solution, patterns, interpolate):
-    network = recover_two_layer(program, solution.V, solution.W)
+def _recover_and_certify(program, solution, patterns, interpolate, network=None, proven=False):
+    if network is None:
+        network = recover_two_layer(program, solution.V, solution.W)
     X, Y = program.X, program.Y
     if interpolate:
         objective = network.penalty()
@@ -180,6 +181,7 @@ def _recover_and_certify(program, solution, patterns, interpolate):
         interpolate=interpolate,
         equality_dual=solution.equality_dual,
         cone_multipliers=solution.info.get("multipliers"),
+        proven=proven,
     )
     return solution, network, certificate, float(objective)
 
@@ -320,6 +322,10 @@ def train_two_layer(
             verbose=verbose,
         )
     solution, network, certificate, objective = best
+    # Once, at the end: the proven pattern-free bound (SPEC §1.5; convexnet.relaxation).
+    certificate = _recover_and_certify(
+        program, solution, patterns, interpolate, network=network, proven=True
+    )[2]
     return TwoLayerFit(
         network=network,
         certificate=certificate,
