@@ -21,7 +21,8 @@ one constraint per column; a network with vector output weights ``a_j in R^c`` n
 (``coupled_dual``).
 
 The lower bound holds against every network of any width when ``kbar`` bounds ``kappa`` over all
-of ``R^d`` (patterns enumerated completely, or the coarse bound); with sampled patterns it holds
+of ``R^d`` (patterns enumerated completely, the coarse bound, or the proven Lagrangian relaxation
+of :mod:`convexnet.relaxation`, reported as ``proven_dual``); with sampled patterns ``dual`` holds
 only against networks whose neurons use the given patterns. Every certificate says which.
 
 For the minimum-norm interpolation problem the dual is ``max lam^T y s.t. kappa(lam) <= 1`` and
@@ -228,8 +229,10 @@ def gated_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray) -> np.ndarray:
 def coarse_kappa(X: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Pattern-free bound ``max(sum (lam)_+ ||x_i||, sum (lam)_- ||x_i||) >= kappa(lam)``.
 
-    Valid for ReLU and gated networks alike: ``|lam^T D X u| <= sum_{i in D} |lam_i| ||x_i||`` for
-    unit ``u``, and a ReLU pattern's positive part only collects one sign of ``lam``.
+    Valid for ReLU networks: ``lam^T (X u)_+ <= sum_i (lam_i)_+ (x_i^T u)_+ <= sum (lam)_+ ||x_i||``
+    for unit ``u``. Not for gated networks over all gates, where one gate can collect both signs
+    (``X = I_2``, ``lam = (1, -1)``: gated constraint ``sqrt 2``); there
+    ``sum |lam_i| ||x_i||`` is the coarse bound (:func:`convexnet.relaxation.kappa_upper_bound`).
     """
     lam = lam.reshape(X.shape[0], -1)
     r = np.linalg.norm(X, axis=1)[:, None]

@@ -40,8 +40,13 @@ The number returned is the right side of (*), evaluated in NumPy at the final ``
 mu, u)``; ``lmax`` is an eigenvalue computed by LAPACK and inflated by a relative ``1e-9`` plus an
 absolute ``1e-12 trace`` against rounding. The parameters are chosen to make it small: ``u`` by a
 semismooth Newton method on the smoothed problem (``(t)_+`` replaced by ``tau softplus(t / tau)``,
-``tau -> 0``, and ``mu_i = sigmoid(t_i / tau)``), ``eta = c w`` with a profile ``w`` and scalar
-``c``, and ``(c, m)`` by a short search; none of these choices affects validity.
+``tau -> 0``, and ``mu_i = sigmoid(t_i / tau)``); ``eta = c w`` with a profile ``w`` (``lam_P``
+or constant) and ``(c, m)`` by a short pattern search; then ``(eta, m)`` per row by
+multiplicative steps along the envelope gradient (``d/d eta_i = -z_i (z_i - t_i) + (1 - ||u||^2)
+(v^T x_i)^2 / 4`` with ``z_i = (lam_i + eta_i t_i)_+ / (2 eta_i)`` and ``v`` the top
+eigenvector), kept only when the certified value drops. None of these choices affects validity.
+Floating point: the certified sum is raised by ``4 (n + d) eps`` times the sum of the magnitudes
+of its terms.
 
 Minimising (*) over ``(eta, gamma, mu)`` is the dual of the Shor semidefinite relaxation of the
 positive part (with the negative part exact). Like that SDP, it is *not* tight in general: for
