@@ -6,7 +6,7 @@ import pytest
 from convexnet.certificates import certify_two_layer, coarse_kappa, gated_kappa, relu_kappa
 from convexnet.losses import SquaredLoss
 from convexnet.patterns import enumerate_patterns
-from convexnet.relaxation import KappaBound, kappa_lower_bound, kappa_upper_bound
+from convexnet.relaxation import KappaBound, _one_sign, kappa_lower_bound, kappa_upper_bound
 
 
 def _data(seed, n, d):
@@ -85,6 +85,35 @@ def test_gated_bound_covers_every_gate(cases):
     D = enumerate_patterns(X).D
     assert gated_kappa(X, D, lam)[0] == pytest.approx(np.sqrt(2))
     assert coarse_kappa(X, lam)[0] < np.sqrt(2) <= kappa_upper_bound(X, lam, gated=True).value[0]
+
+
+def _shor_sdp(X, lam):
+    """Shor SDP of ``kappa_+(lam)``: positive rows lifted, negative rows exact (reference)."""
+    cp = pytest.importorskip("cvxpy")
+    d = X.shape[1]
+    P, N = lam > 0, lam < 0
+    Xp, Xn, p = X[P], X[N], int(P.sum())
+    Y = cp.Variable((1 + d + p, 1 + d + p), PSD=True)
+    u, z = Y[0, 1 : 1 + d], Y[0, 1 + d :]
+    U, W, Z = Y[1 : 1 + d, 1 : 1 + d], Y[1 + d :, 1 : 1 + d], Y[1 + d :, 1 + d :]
+    s = cp.Variable(int(N.sum()))
+    cons = [Y[0, 0] == 1, cp.trace(U) <= 1, z >= 0, s >= 0, s >= Xn @ u]
+    cons.append(cp.diag(Z) <= cp.sum(cp.multiply(W, Xp), axis=1))
+    prob = cp.Problem(cp.Maximize(lam[P] @ z + lam[N] @ s), cons)
+    prob.solve(solver="CLARABEL")
+    return prob.value
+
+
+def test_close_to_the_shor_sdp():
+    """The verified Lagrangian value is (up to solver accuracy) at least the SDP optimum, and
+    close to it: the looseness is the relaxation's, not the parameter search's."""
+    rng = np.random.default_rng(1)
+    for n, d in ((23, 2), (27, 2)):
+        X, lam = rng.standard_normal((n, d)), rng.standard_normal(n)
+        for sgn in (1.0, -1.0):
+            sdp = _shor_sdp(X, sgn * lam)
+            val = _one_sign(X, sgn * lam, False, np.inf)[2]["lagrangian"]  # kappa_+ only
+            assert sdp * (1 - 1e-6) - 1e-8 <= val <= 1.1 * sdp
 
 
 def test_rescaled_dual_point_is_feasible(cases):
