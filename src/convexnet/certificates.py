@@ -43,6 +43,7 @@ __all__ = [
     "gated_kappa",
     "coarse_kappa",
     "certify_two_layer",
+    "prove_certificate",
     "certify_three_layer",
     "block_kappa",
     "three_layer_kappa",
@@ -321,27 +322,7 @@ def certify_two_layer(
             return loss.dual_value(lam * _scale(k, alpha), Y2)
 
         lam_bar = lam * _scale(kbar, alpha)
-    proven_fields: dict = {}
-    if complete and proven:
-        proven_fields = {"proven_kappa": kbar, "proven_method": "exact (complete patterns)"}
-        if not gated:
-            kcoarse = min(kcoarse, kbar_coupled)
-    elif proven:
-        from convexnet.relaxation import kappa_upper_bound
-
-        kb = kappa_upper_bound(X, lam, gated=gated, max_time=proven_max_time)
-        proven_fields = {"proven_kappa": float(kb.value.max()), "proven_method": kb.method}
-        if not gated:
-            kcoarse = min(kcoarse, float(np.sqrt(np.sum(kb.value**2))))
     dual, coupled_dual, global_dual = bound(kbar), bound(kbar_coupled), bound(kcoarse)
-    if proven_fields:
-        pdual = dual if complete else bound(proven_fields["proven_kappa"])
-        pgap = float(primal - pdual)
-        proven_fields.update(
-            proven_dual=pdual,
-            proven_gap=pgap,
-            proven_relative_gap=pgap / max(abs(float(primal)), 1e-300),
-        )
     c = Y2.shape[1]
     if gated:
         scope = SCOPE_ALL_GATED if complete else SCOPE_PATTERNS_GATED
@@ -350,7 +331,7 @@ def certify_two_layer(
     if c > 1:
         scope += SCOPE_DECOUPLED
     gap = float(primal - dual)
-    return Certificate(
+    cert = Certificate(
         primal=float(primal),
         dual=dual,
         gap=gap,
@@ -362,7 +343,83 @@ def certify_two_layer(
         dual_point=lam_bar,
         residual=residual,
         coupled_dual=coupled_dual,
-        **proven_fields,
+    )
+    if proven:
+        cert = prove_certificate(
+            cert,
+            X,
+            Y2,
+            loss,
+            alpha,
+            gated=gated,
+            complete=complete,
+            interpolate=interpolate,
+            max_time=proven_max_time,
+        )
+    return cert
+
+
+def prove_certificate(
+    certificate: Certificate,
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss,
+    alpha: float,
+    *,
+    gated: bool = False,
+    complete: bool = False,
+    interpolate: bool = False,
+    max_time: float | None = None,
+) -> Certificate:
+    """Add the proven pattern-free bound to a two-layer certificate (``proven_*`` fields).
+
+    The certificate's dual point ``lam_bar`` is rescaled by ``min(1, alpha / kbar)`` (by
+    ``1 / kbar`` for the interpolation form), where ``kbar >= kappa(lam_bar)`` is the proven bound
+    of :func:`convexnet.relaxation.kappa_upper_bound` (over all gates when ``gated``); the rescaled
+    point is feasible for networks of any width and any patterns, so its dual value bounds ``J``
+    over all of them (decoupled with several outputs). With ``complete`` patterns the exact bound
+    is already global and ``proven_dual = dual``. ``global_dual`` (a ReLU bound with vector output
+    weights) becomes the better of its coarse value and the root-sum-square of the proven bound.
+    Costs only the relaxation, not the per-pattern bounds again.
+    """
+    from dataclasses import replace
+
+    Y2 = Y.reshape(X.shape[0], -1)
+    lam = certificate.dual_point
+    if interpolate:
+        linear = float(np.sum(lam * Y2))
+
+        def bound(k):
+            return linear / k if k > 0 else -np.inf
+
+    else:
+
+        def bound(k):
+            return loss.dual_value(lam * _scale(k, alpha), Y2)
+
+    if complete:
+        pdual, pkappa, method = certificate.dual, certificate.kappa, "exact (complete patterns)"
+        coupled = certificate.coupled_dual if not gated else -np.inf
+    else:
+        from convexnet.relaxation import kappa_upper_bound
+
+        kb = kappa_upper_bound(X, lam, gated=gated, max_time=max_time)
+        pkappa, method = float(kb.value.max()), kb.method
+        pdual = bound(pkappa)
+        coupled = bound(float(np.sqrt(np.sum(kb.value**2)))) if not gated else -np.inf
+        # Report it for the unscaled dual point, like ``kappa`` (kappa is positively homogeneous).
+        k0 = certificate.kappa
+        s = (1.0 / k0 if k0 > 0 else 1.0) if interpolate else _scale(k0, alpha)
+        pkappa = pkappa / s
+    pgap = float(certificate.primal - pdual)
+    return replace(
+        certificate,
+        global_dual=max(certificate.global_dual, coupled),
+        proven_dual=pdual,
+        proven_gap=pgap,
+        proven_relative_gap=pgap / max(abs(certificate.primal), 1e-300),
+        proven_kappa=pkappa,
+        proven_method=method,
     )
 
 

@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from convexnet import patterns as _patterns
 from convexnet._validation import physical_memory
-from convexnet.certificates import Certificate, certify_two_layer
+from convexnet.certificates import Certificate, certify_two_layer, prove_certificate
 from convexnet.networks import TwoLayerNetwork, recover_two_layer
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
 from convexnet.solvers.conic import resolve_solver, solve_two_layer_conic
@@ -160,9 +160,8 @@ def _check_memory(program: TwoLayerProgram, method: str, device=None, dtype="flo
         )
 
 
-def _recover_and_certify(program, solution, patterns, interpolate, network=None, proven=False):
-    if network is None:
-        network = recover_two_layer(program, solution.V, solution.W)
+def _recover_and_certify(program, solution, patterns, interpolate):
+    network = recover_two_layer(program, solution.V, solution.W)
     X, Y = program.X, program.Y
     if interpolate:
         objective = network.penalty()
@@ -181,7 +180,6 @@ def _recover_and_certify(program, solution, patterns, interpolate, network=None,
         interpolate=interpolate,
         equality_dual=solution.equality_dual,
         cone_multipliers=solution.info.get("multipliers"),
-        proven=proven,
     )
     return solution, network, certificate, float(objective)
 
@@ -323,9 +321,16 @@ def train_two_layer(
         )
     solution, network, certificate, objective = best
     # Once, at the end: the proven pattern-free bound (SPEC §1.5; convexnet.relaxation).
-    certificate = _recover_and_certify(
-        program, solution, patterns, interpolate, network=network, proven=True
-    )[2]
+    certificate = prove_certificate(
+        certificate,
+        program.X,
+        program.Y,
+        program.loss,
+        program.alpha,
+        gated=program.gated,
+        complete=patterns.is_complete,
+        interpolate=interpolate,
+    )
     return TwoLayerFit(
         network=network,
         certificate=certificate,
