@@ -107,7 +107,7 @@ class Certificate:
     proven_gap, proven_relative_gap : float or None
         ``primal - proven_dual`` and ``proven_gap / max(|primal|, tiny)``.
     proven_kappa : float or None
-        The proven bound on ``kappa`` (largest column).
+        The proven bound on ``kappa`` of the unscaled dual point (largest column), like ``kappa``.
     proven_method : str or None
         Which bound gave ``proven_kappa`` (``"exact (complete patterns)"``, ``"lagrangian"``,
         ``"split"``, ``"coarse"``).
