@@ -209,6 +209,12 @@ def _fit(args) -> int:
     if not cert.is_global:
         anynet = "any three-layer parallel network (R1/R3)" if three else "any network"
         print(f"            pattern-free bound valid for {anynet}: {cert.global_dual:.10g}")
+        if cert.proven_dual is not None:
+            print(
+                f"proven      {cert.proven_dual:.10g}, gap {cert.proven_gap:.3g} (relative "
+                f"{cert.proven_relative_gap:.3g}) over any width and any patterns "
+                f"({cert.proven_method} bound on kappa)"
+            )
     print(f"status      {fitted.status_}")
     metric = "accuracy" if task == "classification" else "R^2"
     print(f"train {metric:<5} {pipe.score(X_tr, y_tr):.4f}")

@@ -116,6 +116,12 @@ _ATTRS_DOC = """
         The full certificate, including its ``scope``: which networks the bound holds against.
         With several outputs the network is decoupled and ``dual_objective_`` bounds decoupled
         networks; ``certificate_.coupled_dual`` bounds networks with ``a_j in R^c`` too.
+    proven_dual_objective_, proven_duality_gap_, proven_relative_duality_gap_ : float
+        The same dual point rescaled by a *proven* pattern-free bound on the dual constraint
+        (:func:`convexnet.relaxation.kappa_upper_bound`): a lower bound on ``J`` over networks
+        of any width and any activation patterns (any gates when gated), and its gaps. Equal to
+        ``dual_objective_`` and its gaps when the patterns are complete; with sampled patterns
+        ``dual_objective_`` only holds over the patterns used.
     patterns_complete_ : bool
         Whether every activation pattern was used (the bound then holds for any network).
     n_neurons_, n_patterns_ : int
@@ -233,6 +239,9 @@ class _ConvexTwoLayer(BaseEstimator):
         self.dual_objective_ = fit.certificate.dual
         self.duality_gap_ = fit.certificate.gap
         self.relative_duality_gap_ = fit.certificate.relative_gap
+        self.proven_dual_objective_ = fit.certificate.proven_dual
+        self.proven_duality_gap_ = fit.certificate.proven_gap
+        self.proven_relative_duality_gap_ = fit.certificate.proven_relative_gap
         self.patterns_complete_ = bool(fit.patterns.is_complete)
         self.n_patterns_ = fit.program.n_patterns
         self.n_neurons_ = net.n_neurons

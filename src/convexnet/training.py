@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from convexnet import patterns as _patterns
 from convexnet._validation import physical_memory
-from convexnet.certificates import Certificate, certify_two_layer
+from convexnet.certificates import Certificate, certify_two_layer, prove_certificate
 from convexnet.networks import TwoLayerNetwork, recover_two_layer
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
 from convexnet.solvers.conic import resolve_solver, solve_two_layer_conic
@@ -320,6 +320,17 @@ def train_two_layer(
             verbose=verbose,
         )
     solution, network, certificate, objective = best
+    # Once, at the end: the proven pattern-free bound (SPEC §1.5; convexnet.relaxation).
+    certificate = prove_certificate(
+        certificate,
+        program.X,
+        program.Y,
+        program.loss,
+        program.alpha,
+        gated=program.gated,
+        complete=patterns.is_complete,
+        interpolate=interpolate,
+    )
     return TwoLayerFit(
         network=network,
         certificate=certificate,
