@@ -199,13 +199,16 @@ def test_sklearn_compatible(estimator, check):
         check(estimator)
 
 
-def test_auto_patterns_enumerate_small_and_sample_large():
+def test_auto_patterns_enumerate_small_and_grow_large():
     X, y = _regression(10, n=10, d=2)  # rank 2 without a bias column: 2n = 20 patterns
     small = ConvexReLURegressor(alpha=0.1, fit_intercept=False).fit(X, y)
     assert small.patterns_complete_ and small.n_patterns_ <= 2 * len(X)
+    assert small.growth_ is None and small.certificate_kind_.startswith("global")
     X, y = _regression(11, n=80, d=3)
     large = ConvexReLURegressor(alpha=0.1, random_state=0).fit(X, y)
     assert not large.patterns_complete_
+    assert large.growth_["rounds"] >= 1 and large.certificate_kind_.startswith("grown")
+    assert large.proven_dual_objective_ <= large.objective_
 
 
 def test_named_solver_is_used_and_reported():

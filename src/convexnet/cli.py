@@ -105,13 +105,13 @@ def _load_csv(path: str, target: str):
 
 
 def _parse_patterns(value: str):
-    if value in ("auto", "enumerate", "sample"):
+    if value in ("auto", "grow", "enumerate", "sample"):
         return value
     try:
         k = int(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            "--patterns must be auto, enumerate, sample or a number of samples"
+            "--patterns must be auto, grow, enumerate, sample or a number of samples"
         ) from exc
     if k < 1:
         raise argparse.ArgumentTypeError("--patterns must be a positive number of samples")
@@ -196,6 +196,11 @@ def _fit(args) -> int:
         )
         print(f"subnetworks {fitted.n_subnetworks_} (width {args.width})")
     else:
+        if fitted.growth_ is not None:
+            g = fitted.growth_
+            complete = (
+                f"grown in {g['rounds']} rounds from {g['seeds']['pool']} seeds: {g['reason']}"
+            )
         print(f"patterns    {fitted.n_patterns_} activation patterns, {complete}")
         print(f"neurons     {fitted.n_neurons_}")
     print(f"objective   {fitted.objective_:.10g}")
@@ -249,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--patterns",
         type=_parse_patterns,
         default="auto",
-        help="auto, enumerate, sample or a number of sampled patterns",
+        help="auto (enumerate if few, else grow), grow, enumerate, sample or a number of "
+        "sampled patterns",
     )
     fit.add_argument("--gated", action="store_true", help="gated ReLU instead of ReLU")
     fit.add_argument("--solver", default="auto", help="auto or an installed CVXPY solver")

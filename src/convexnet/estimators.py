@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
@@ -18,11 +19,17 @@ from convexnet._validation import (
     check_positive_int,
 )
 from convexnet.certificates import gated_kappa
+from convexnet.growth import certificate_kind, grow_patterns, growth_scope_note
 from convexnet.losses import CrossEntropyLoss, LogisticLoss, SquaredLoss
 from convexnet.networks import two_layer_module
 from convexnet.solvers.conic import resolve_solver
 from convexnet.solvers.first_order import FIRST_ORDER_METHODS
-from convexnet.training import choose_patterns, train_two_layer
+from convexnet.training import (
+    choose_patterns,
+    grows_patterns,
+    prove_fit_certificate,
+    train_two_layer,
+)
 
 __all__ = ["ConvexReLURegressor", "ConvexReLUClassifier", "alpha_grid"]
 
@@ -66,11 +73,15 @@ _PARAMS_DOC = """
     ----------
     alpha : float, default=1.0
         Weight-decay strength (non-negative), in the sum-of-losses scaling above.
-    activation_patterns : {"auto", "enumerate", "sample"} or int, default="auto"
+    activation_patterns : {"auto", "grow", "enumerate", "sample"} or int, default="auto"
         ``"enumerate"``: every activation pattern of the data (the certificate then holds against
-        every network of any width); ``"sample"`` or an int ``k``: ``k`` Gaussian gates (100 for
-        ``"sample"``), de-duplicated (the certificate then holds against networks using those
-        patterns only); ``"auto"``: enumerate when there are at most 512, else sample 100.
+        every network of any width); ``"grow"``: seed patterns (Gaussian gates, hyperplanes
+        through data points, the neurons of a short non-convex warm start) and grow them by
+        column generation until a pricing search finds no pattern violating the dual
+        constraint (:mod:`convexnet.growth`); ``"sample"`` or an int ``k``: ``k`` Gaussian gates
+        (100 for ``"sample"``), de-duplicated, no growth (``dual_objective_`` then holds against
+        networks using those patterns only); ``"auto"``: enumerate when there are at most 512
+        patterns, else grow. ``certificate_kind_`` says which certificate the fit carries.
     gated : bool, default=False
         Train the gated ReLU network (fixed gates) instead of the ReLU network.
     fit_intercept : bool, default=True
@@ -124,6 +135,14 @@ _ATTRS_DOC = """
         ``dual_objective_`` only holds over the patterns used.
     patterns_complete_ : bool
         Whether every activation pattern was used (the bound then holds for any network).
+    certificate_kind_ : str
+        In words: global (enumerated), grown (and whether the pricing search found no
+        violating pattern, which is a search result and not a proof) or sampled.
+    growth_ : dict or None
+        Grown patterns only: ``reason`` (``"no violating pattern found"``, ``"max_rounds
+        reached"`` or ``"time limit reached"``), ``converged``, ``rounds``, ``n_patterns``, the
+        per-round ``history`` (patterns, objective, gap over the patterns, largest violation
+        ``kappa/alpha - 1`` found, patterns added, seconds) and the ``seeds`` counts.
     n_neurons_, n_patterns_ : int
     status_ : str
         ``"optimal"`` (certified relative gap <= tol) or ``"inaccurate"`` (with a warning).
@@ -208,23 +227,49 @@ class _ConvexTwoLayer(BaseEstimator):
         alpha = self._check_params()
         start = time.perf_counter()
         Xa = self._augment(X)
-        if patterns is None:
-            patterns = choose_patterns(Xa, self.activation_patterns, self.random_state)
-        fit = train_two_layer(
-            Xa,
-            Y,
-            loss,
-            alpha,
-            patterns,
-            gated=bool(self.gated),
-            solver=self.solver,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            verbose=self.verbose,
-            device=resolve_device(self.device),
-            dtype=resolve_dtype(self.dtype),
-            warm_start=warm_start,
-        )
+
+        def solve(pats, warm, prove=True, tol=None):
+            return train_two_layer(
+                Xa,
+                Y,
+                loss,
+                alpha,
+                pats,
+                gated=bool(self.gated),
+                solver=self.solver,
+                tol=self.tol if tol is None else tol,
+                max_iter=self.max_iter,
+                verbose=self.verbose,
+                device=resolve_device(self.device),
+                dtype=resolve_dtype(self.dtype),
+                warm_start=warm,
+                prove=prove,
+            )
+
+        self.growth_ = None
+        if patterns is None and grows_patterns(Xa, self.activation_patterns):
+            growth = grow_patterns(
+                Xa,
+                Y,
+                loss,
+                alpha,
+                lambda pats, warm, tol: solve(pats, warm, prove=False, tol=tol),
+                gated=bool(self.gated),
+                tol=self.tol,
+                random_state=self.random_state,
+                verbose=bool(self.verbose),
+            )
+            fit, patterns = growth.fit, growth.patterns
+            fit.certificate = replace(
+                prove_fit_certificate(fit.program, fit.certificate, False),
+                scope=fit.certificate.scope + growth_scope_note(growth),
+            )
+            self.growth_ = growth.summary()
+        else:
+            if patterns is None:
+                patterns = choose_patterns(Xa, self.activation_patterns, self.random_state)
+            fit = solve(patterns, warm_start)
+        self.certificate_kind_ = certificate_kind(patterns, self.growth_)
         self.patterns_ = patterns
         self._solution = fit.solution
         net = fit.network
@@ -257,6 +302,9 @@ class _ConvexTwoLayer(BaseEstimator):
 
         All fits share one set of activation patterns (chosen on ``X``), so the first-order
         solvers restart from the previous solution; the interior-point solvers solve afresh.
+        When the patterns are grown (``activation_patterns="grow"``, or ``"auto"`` beyond
+        enumeration) each ``alpha`` grows its own set and solves cold; the default grid then
+        comes from ``DEFAULT_N_SAMPLES`` Gaussian patterns.
         ``alphas=None`` takes ``n_alphas`` values geometrically from ``alpha_max`` (the smallest
         ``alpha`` whose solution is zero, bounded by ``max_i ||X^T D_i lam0||`` with
         ``lam0 = -grad loss(0)``) down to ``eps * alpha_max``. Returns fitted copies of this
@@ -266,6 +314,7 @@ class _ConvexTwoLayer(BaseEstimator):
         X, Y, loss = probe._prepare(X, y)
         Xa = probe._augment(X)
         patterns = choose_patterns(Xa, self.activation_patterns, self.random_state)
+        grow = grows_patterns(Xa, self.activation_patterns)
         if alphas is None:
             check_positive_int(n_alphas, "n_alphas")
             check_positive(eps, "eps")
@@ -277,7 +326,10 @@ class _ConvexTwoLayer(BaseEstimator):
         for a in alphas:
             est = clone(self).set_params(alpha=float(a))
             est._copy_encoding(probe)
-            est._fit_arrays(X, Y, loss, patterns=patterns, warm_start=warm)
+            if grow:  # each alpha grows its own patterns; no shared set to warm-start on
+                est._fit_arrays(X, Y, loss)
+            else:
+                est._fit_arrays(X, Y, loss, patterns=patterns, warm_start=warm)
             warm = est._solution
             fits.append(est)
         return fits

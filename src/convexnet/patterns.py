@@ -980,9 +980,7 @@ def patterns_from_generators(X, generators, *, method: str = "generated") -> Act
     X = _as_data(X)
     U = np.asarray(generators, dtype=np.float64)
     if U.ndim != 2 or U.shape[0] != X.shape[1]:
-        raise ValueError(
-            f"generators must have shape (n_features={X.shape[1]}, k), got {U.shape}."
-        )
+        raise ValueError(f"generators must have shape (n_features={X.shape[1]}, k), got {U.shape}.")
     if not np.all(np.isfinite(U)):
         raise ValueError("generators contains NaN or infinity.")
     norms = np.linalg.norm(U, axis=0)

@@ -28,6 +28,7 @@ __all__ = [
     "TwoLayerFit",
     "train_two_layer",
     "choose_patterns",
+    "grows_patterns",
     "available_memory",
     "solve_until_certified",
 ]
@@ -36,6 +37,7 @@ __all__ = [
 AUTO_ENUMERATION_LIMIT = 512
 #: ``activation_patterns="sample"`` draws this many Gaussian gates.
 DEFAULT_N_SAMPLES = 100
+PATTERN_MODES = ("auto", "grow", "enumerate", "sample")
 #: ``solver="auto"`` switches to the first-order solvers when ``n * n_variables`` exceeds these.
 #: Gated: below 2e5 Clarabel takes about a second or less, above it FISTA wins by 10x-300x
 #: (docs/benchmarks.md). Exact: the augmented Lagrangian is only about as fast as Clarabel at
@@ -63,38 +65,63 @@ def available_memory() -> int:
     return physical_memory() or 4 * 2**30
 
 
-def choose_patterns(X: np.ndarray, activation_patterns, random_state) -> object:
-    """Activation patterns for ``X`` from the estimators' ``activation_patterns`` parameter.
+def _enumeration_is_small(X: np.ndarray) -> bool:
+    """Whether "auto" enumerates: Cover bound at most ``AUTO_ENUMERATION_LIMIT`` and, beyond
+    rank 3, at most about 20000 LPs (a few seconds)."""
+    rank = int(np.linalg.matrix_rank(X)) if X.size else 0
+    bound = _patterns.count_bound(X.shape[0], rank)
+    too_slow = rank > 3 and 2 * X.shape[0] * bound.cover > 20_000
+    return not (bound.cover > AUTO_ENUMERATION_LIMIT or too_slow)
 
-    ``"enumerate"``: every pattern (exact; refused with a message when too many).
-    ``"sample"`` or an int ``k``: ``k`` Gaussian gates (100 for ``"sample"``), de-duplicated.
-    ``"auto"``: enumerate when the Cover bound on the count is at most
-    ``AUTO_ENUMERATION_LIMIT`` (and, beyond rank 3, when the LP enumeration is short), otherwise
-    sample ``DEFAULT_N_SAMPLES``.
-    """
+
+def _check_pattern_parameter(activation_patterns) -> None:
     if isinstance(activation_patterns, bool):
-        raise TypeError("activation_patterns must be 'auto', 'enumerate', 'sample' or an int.")
+        raise TypeError(
+            "activation_patterns must be 'auto', 'grow', 'enumerate', 'sample' or an int."
+        )
     if isinstance(activation_patterns, int | np.integer):
         if activation_patterns < 1:
             raise ValueError(
                 f"activation_patterns must be a positive number of samples, "
                 f"got {activation_patterns}."
             )
-        return _patterns.sample_patterns(X, int(activation_patterns), random_state=random_state)
-    if activation_patterns not in ("auto", "enumerate", "sample"):
+        return
+    if activation_patterns not in PATTERN_MODES:
         raise ValueError(
-            "activation_patterns must be 'auto', 'enumerate', 'sample' or a positive int, "
-            f"got {activation_patterns!r}."
+            "activation_patterns must be 'auto', 'grow', 'enumerate', 'sample' or a positive "
+            f"int, got {activation_patterns!r}."
         )
-    if activation_patterns == "sample":
+
+
+def grows_patterns(X: np.ndarray, activation_patterns) -> bool:
+    """Whether ``activation_patterns`` asks for column generation (:mod:`convexnet.growth`).
+
+    ``"grow"`` always; ``"auto"`` when enumeration is not small (see :func:`choose_patterns`).
+    """
+    _check_pattern_parameter(activation_patterns)
+    if activation_patterns == "grow":
+        return True
+    return activation_patterns == "auto" and not _enumeration_is_small(X)
+
+
+def choose_patterns(X: np.ndarray, activation_patterns, random_state) -> object:
+    """A fixed set of activation patterns for ``X`` from ``activation_patterns``.
+
+    ``"enumerate"``: every pattern (exact; refused with a message when too many).
+    ``"sample"`` or an int ``k``: ``k`` Gaussian gates (100 for ``"sample"``), de-duplicated.
+    ``"auto"``: enumerate when the Cover bound on the count is at most
+    ``AUTO_ENUMERATION_LIMIT`` (and, beyond rank 3, when the LP enumeration is short). Beyond
+    that the estimators grow the patterns (:func:`grows_patterns`); this function, used where
+    one fixed set is needed (the alpha grid), then samples ``DEFAULT_N_SAMPLES``, as for
+    ``"grow"``.
+    """
+    _check_pattern_parameter(activation_patterns)
+    if isinstance(activation_patterns, int | np.integer):
+        return _patterns.sample_patterns(X, int(activation_patterns), random_state=random_state)
+    if activation_patterns in ("sample", "grow") or (
+        activation_patterns == "auto" and not _enumeration_is_small(X)
+    ):
         return _patterns.sample_patterns(X, DEFAULT_N_SAMPLES, random_state=random_state)
-    if activation_patterns == "auto":
-        rank = int(np.linalg.matrix_rank(X)) if X.size else 0
-        bound = _patterns.count_bound(X.shape[0], rank)
-        # Beyond rank 3 enumeration solves about 2 n P small LPs: keep "auto" to a few seconds.
-        too_slow = rank > 3 and 2 * X.shape[0] * bound.cover > 20_000
-        if bound.cover > AUTO_ENUMERATION_LIMIT or too_slow:
-            return _patterns.sample_patterns(X, DEFAULT_N_SAMPLES, random_state=random_state)
     return _patterns.enumerate_patterns(X)
 
 
@@ -233,6 +260,20 @@ def solve_until_certified(
     return best, _status(best[0], best[2], tol, stacklevel + 2)
 
 
+def prove_fit_certificate(program: TwoLayerProgram, certificate: Certificate, complete: bool):
+    """``certificate`` with the proven pattern-free bound of :mod:`convexnet.relaxation` added."""
+    return prove_certificate(
+        certificate,
+        program.X,
+        program.Y,
+        program.loss,
+        program.alpha,
+        gated=program.gated,
+        complete=complete,
+        interpolate=program.interpolate,
+    )
+
+
 def _status(solution, certificate: Certificate, tol: float, stacklevel: int) -> str:
     """``"optimal"`` if the certified relative gap is within ``tol``, else warn: "inaccurate"."""
     if certificate.relative_gap <= tol:
@@ -263,6 +304,7 @@ def train_two_layer(
     device: str | None = None,
     dtype: str = "float64",
     warm_start: TwoLayerSolution | None = None,
+    prove: bool = True,
 ) -> TwoLayerFit:
     """Solve the two-layer program over ``patterns``, recover the network and certify it.
 
@@ -320,17 +362,8 @@ def train_two_layer(
             verbose=verbose,
         )
     solution, network, certificate, objective = best
-    # Once, at the end: the proven pattern-free bound (SPEC §1.5; convexnet.relaxation).
-    certificate = prove_certificate(
-        certificate,
-        program.X,
-        program.Y,
-        program.loss,
-        program.alpha,
-        gated=program.gated,
-        complete=patterns.is_complete,
-        interpolate=interpolate,
-    )
+    if prove:  # once, at the end: the proven pattern-free bound (SPEC §1.5; relaxation)
+        certificate = prove_fit_certificate(program, certificate, patterns.is_complete)
     return TwoLayerFit(
         network=network,
         certificate=certificate,

@@ -1,0 +1,667 @@
+"""Activation patterns beyond Gaussian sampling: seeding and column generation (SPEC.md §1.5).
+
+A two-layer program over a subset ``S`` of the activation patterns is optimal only over ``S``
+(SPEC §1.3, "Restricted pattern sets"). Its dual point ``lam = -grad loss(yhat)`` certifies
+optimality over *every* pattern exactly when the dual constraint of SPEC §1.5 holds,
+
+    kappa(lam) = max_{||u|| <= 1} |lam^T (X u)_+| <= alpha          (exact ReLU)
+    max_{gates g} ||X^T D(g) lam|| <= alpha                           (gated ReLU)
+
+so a pattern whose per-pattern value ``kappa_i^+-(lam) = ||Proj_{K_i}(+- X^T D_i lam)||``
+(``||X^T D_i lam||`` gated) exceeds ``alpha`` is one whose addition lowers the objective
+(a violated dual constraint is a column with negative reduced cost). This module
+
+* seeds a pattern pool from Gaussian gates, hyperplanes through data points and the neurons
+  of a short non-convex warm start (:func:`seed_patterns`);
+* prices patterns against a dual point (:func:`price_patterns`): multi-start fixed-point
+  ascent of ``u -> +-lam^T (X u)_+`` on the sphere, single-sample sign flips of the active
+  patterns (the neighbouring cells across their nearest hyperplanes), and perturbations of the
+  current neurons;
+* grows the working set until the search finds no violating pattern (:func:`grow_patterns`).
+
+"No violating pattern found" is the result of a search, not a proof; the proven bound over
+all patterns is a separate computation (:mod:`convexnet.certificates`).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from convexnet.certificates import cone_projection_norm
+from convexnet.patterns import (
+    ActivationPatterns,
+    _pack_columns,
+    merge_patterns,
+    patterns_from_generators,
+    sample_patterns,
+)
+
+__all__ = [
+    "GrowthResult",
+    "certificate_kind",
+    "growth_scope_note",
+    "PricingResult",
+    "grow_patterns",
+    "hyperplane_generators",
+    "price_patterns",
+    "seed_patterns",
+    "warm_start_generators",
+]
+
+#: A pattern violates the dual constraint when its value exceeds ``alpha * (1 + VIOLATION_RTOL)``.
+VIOLATION_RTOL = 1e-5
+#: Search effort of the pricing oracle.
+N_ASCENT_STARTS = 64
+N_ASCENT_STEPS = 15
+N_FLIPS = 16
+MAX_EXACT_PRICING = 300  # cone projections per round at most (exact program)
+SMALL_STEPS = (
+    0.003,
+    0.01,
+    0.03,
+    0.1,
+)  # angles of the short-step ascent  # cone projections per round at most (exact program)
+#: The loose first phase of column generation: solves to this gap, violations above this.
+LOOSE_TOL = 1e-4
+LOOSE_RTOL = 1e-3
+#: Column generation limits.
+MAX_ROUNDS = 20
+MAX_NEW_PER_ROUND = 25
+#: Seeds.
+N_GAUSSIAN_SEEDS = 100
+N_HYPERPLANE_SEEDS = 50
+WARM_START_WIDTH = 32
+WARM_START_ITERATIONS = 150
+INITIAL_WORKING_SET = 20
+SMALL_TORCH_WORK = 5e6  # n * d * width below which the warm start uses one thread
+
+
+# ----------------------------------------------------------------------------------------
+# Seeding
+# ----------------------------------------------------------------------------------------
+
+
+def hyperplane_generators(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``2k`` gates ``+-g`` normal to hyperplanes (through the origin) that pass through data.
+
+    Each ``g`` spans the null space of ``d - 1`` random rows of ``X`` (with a ones column, a
+    hyperplane through ``d - 1`` data points of the original space), nudged by ``1e-6`` in a
+    random direction so that no row lies exactly on it.
+    """
+    n, d = X.shape
+    if d < 2 or n < d - 1 or k < 1:
+        return np.zeros((d, 0))
+    G = []
+    for _ in range(k):
+        rows = rng.choice(n, size=d - 1, replace=False)
+        _, s, Vt = np.linalg.svd(X[rows], full_matrices=True)
+        g = Vt[-1]
+        nudge = rng.standard_normal(d)
+        g = g + 1e-6 * nudge / np.linalg.norm(nudge)
+        G.append(g / np.linalg.norm(g))
+    G = np.array(G).T
+    return np.concatenate([G, -G], axis=1)
+
+
+def warm_start_generators(
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss,
+    alpha: float,
+    *,
+    width: int = WARM_START_WIDTH,
+    iterations: int = WARM_START_ITERATIONS,
+    random_state: int = 0,
+) -> tuple[np.ndarray, float] | None:
+    """First-layer weights of a short L-BFGS run on the non-convex objective, and its objective.
+
+    ``J = loss(relu(X W1) W2, Y) + alpha/2 (||W1||^2 + ||W2||^2)`` with ``width`` neurons per
+    output (decoupled outputs, as in the convex program), one start. Returns ``None`` when
+    PyTorch (optional) is not installed.
+    """
+    try:
+        import torch
+    except ImportError:  # PyTorch is optional
+        return None
+    from convexnet.baselines import train_two_layer_nonconvex
+
+    Y2 = Y.reshape(X.shape[0], -1)
+    threads = torch.get_num_threads()
+    if X.shape[0] * X.shape[1] * width < SMALL_TORCH_WORK:
+        torch.set_num_threads(1)  # thread start-up dominates small products (10x-40x here)
+    try:
+        result = train_two_layer_nonconvex(
+            X,
+            Y2,
+            width=width,
+            alpha=alpha,
+            loss=loss.name,
+            n_starts=1,
+            optimizer="lbfgs",
+            max_iter=iterations,
+            decoupled=Y2.shape[1] > 1,
+            random_state=random_state,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    return result.best.W1, result.best_objective
+
+
+def seed_patterns(
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss,
+    alpha: float,
+    *,
+    n_gaussian: int = N_GAUSSIAN_SEEDS,
+    n_hyperplanes: int = N_HYPERPLANE_SEEDS,
+    warm_start: bool = True,
+    random_state=None,
+) -> tuple[ActivationPatterns, ActivationPatterns | None, dict]:
+    """A de-duplicated pool of patterns from three sources, and the warm start's own patterns.
+
+    Sources: ``n_gaussian`` Gaussian gates (SPEC §1.2 sampling), ``2 n_hyperplanes`` gates
+    normal to hyperplanes through data points (:func:`hyperplane_generators`), and the neurons
+    of a short non-convex warm start (:func:`warm_start_generators`, skipped without PyTorch).
+    Returns ``(pool, warm, info)``; ``warm`` holds the warm start's patterns (``None`` if
+    skipped) and ``info`` the count from each source and the warm start's objective.
+    """
+    rng = np.random.default_rng(_seed_int(random_state))
+    sets, info = [], {}
+    if n_gaussian > 0:
+        gauss = sample_patterns(X, n_gaussian, random_state=rng)
+        sets.append(gauss)
+        info["gaussian"] = gauss.n_patterns
+    hyper = patterns_from_generators(
+        X, hyperplane_generators(X, n_hyperplanes, rng), method="hyperplanes"
+    )
+    if hyper.n_patterns:
+        sets.append(hyper)
+    info["hyperplanes"] = hyper.n_patterns
+    warm = None
+    if warm_start:
+        start = time.perf_counter()
+        found = warm_start_generators(X, Y, loss, alpha, random_state=int(rng.integers(2**31)))
+        if found is not None:
+            W1, objective = found
+            warm = patterns_from_generators(X, W1, method="warm start")
+            sets.append(warm)
+            info["warm_start"] = warm.n_patterns
+            info["warm_start_objective"] = float(objective)
+            info["warm_start_time"] = time.perf_counter() - start
+        else:
+            info["warm_start"] = "skipped (PyTorch is not installed)"
+    if not sets:
+        sets.append(sample_patterns(X, 1, random_state=rng))
+    pool = merge_patterns(*sets)
+    info["pool"] = pool.n_patterns
+    return pool, warm, info
+
+
+def _seed_int(random_state) -> int | None:
+    if random_state is None:
+        return None
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31))
+    return int(random_state)
+
+
+# ----------------------------------------------------------------------------------------
+# Pricing
+# ----------------------------------------------------------------------------------------
+
+
+def _direction_values(X: np.ndarray, U: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """``max_k |lam_k^T (X u)_+|`` per unit column ``u`` of ``U``: lower bounds on ``kappa``."""
+    if U.shape[1] == 0:
+        return np.zeros(0)
+    return np.abs(lam.T @ np.maximum(X @ U, 0.0)).max(axis=0)
+
+
+def _ascent(X: np.ndarray, lam: np.ndarray, U: np.ndarray, steps: int) -> tuple:
+    """Fixed-point ascent ``u <- X^T (lam * 1[X u > 0]) / ||.||`` of ``lam^T (X u)_+``.
+
+    Each step maximises the linearisation on the current cell over the unit sphere (the
+    projected gradient step of infinite length). Returns every iterate, so that each visited
+    cell is a candidate.
+    """
+    U = U / np.maximum(np.linalg.norm(U, axis=0), 1e-300)
+    dirs = [U]
+    for _ in range(steps):
+        G = X.T @ (lam[:, None] * (X @ U > 0))
+        norms = np.linalg.norm(G, axis=0)
+        keep = norms > 0
+        if not keep.any():
+            break
+        U = G[:, keep] / norms[keep]
+        dirs.append(U)
+    return np.concatenate(dirs, axis=1)
+
+
+def _small_step_ascent(X: np.ndarray, lam: np.ndarray, U: np.ndarray, steps: int) -> tuple:
+    """Projected gradient ascent of ``lam^T (X u)_+`` on the sphere with short steps.
+
+    From each column of ``U`` take ``steps`` steps of angle ``eta`` along the tangent part of
+    the gradient ``X^T (lam * 1[X u > 0])``, for ``eta`` in ``SMALL_STEPS``; every iterate is
+    returned. Short steps walk into the neighbouring cells that the fixed-point
+    iteration of :func:`_ascent` jumps over.
+    """
+    U = U / np.maximum(np.linalg.norm(U, axis=0), 1e-300)
+    dirs = []
+    for eta in SMALL_STEPS:
+        V = U
+        for _ in range(steps):
+            G = X.T @ (lam[:, None] * (X @ V > 0))
+            G = G - V * np.sum(G * V, axis=0)[None, :]
+            norms = np.linalg.norm(G, axis=0)
+            V = V + eta * G / np.maximum(norms, 1e-300)[None, :]
+            V = V / np.linalg.norm(V, axis=0)[None, :]
+            dirs.append(V)
+    return np.concatenate(dirs, axis=1) if dirs else np.zeros((X.shape[1], 0))
+
+
+def _flip_generators(X: np.ndarray, G: np.ndarray, n_flips: int) -> np.ndarray:
+    """Generators of the cells across the ``n_flips`` nearest hyperplanes of each ``g``.
+
+    Reflecting ``g`` just past the hyperplane ``x_j^T u = 0`` flips the sign of sample ``j``
+    (and of no other sample whose hyperplane is farther away).
+    """
+    if G.shape[1] == 0 or n_flips < 1:
+        return np.zeros((X.shape[1], 0))
+    rn = np.linalg.norm(X, axis=1)
+    ok = rn > 0
+    Xo, rno = X[ok], rn[ok]
+    H = Xo @ G  # (n, k)
+    dist = np.abs(H) / rno[:, None]
+    k = min(n_flips, Xo.shape[0])
+    nearest = np.argpartition(dist, k - 1, axis=0)[:k]  # (k, m)
+    out = []
+    for j in range(k):
+        rows = nearest[j]
+        x = Xo[rows]  # (m, d)
+        coef = H[rows, np.arange(G.shape[1])] / rno[rows] ** 2
+        out.append(G - (1.0 + 1e-3) * (coef[:, None] * x).T - 1e-9 * np.sign(coef) * x.T)
+    return np.concatenate(out, axis=1)
+
+
+@dataclass
+class PricingResult:
+    """Patterns that violate the dual constraint, most violated first.
+
+    ``patterns`` are the violators (never in the working set); ``values`` their per-pattern
+    dual-constraint values (``kappa_i`` exact or gated, the larger of the two signs, largest
+    output column); ``best_value`` is the largest value seen over every candidate (a lower bound
+    on ``kappa(lam)`` for the exact program when it comes from an evaluated direction);
+    ``n_candidates`` how many distinct new patterns were scored.
+    """
+
+    patterns: ActivationPatterns
+    values: np.ndarray
+    best_value: float
+    n_candidates: int
+    n_exact: int
+
+
+def _pattern_values(
+    X,
+    D,
+    lam,
+    gated: bool,
+    floor: float,
+    max_exact: int,
+    enough: int | None = None,
+    lower: np.ndarray | None = None,
+) -> tuple:
+    """Per-pattern dual-constraint values, and which of them are exact.
+
+    Gated norms ``||X^T D_i lam_k||`` (the larger over output columns) are the exact values of
+    the gated program and upper bounds for the exact program. For the exact program the
+    patterns with the largest gated norm above ``floor`` get the exact
+    ``max_+- ||Proj_{K_i}(+- X^T D_i lam_k)||``, in that order, until ``enough`` of them exceed
+    ``floor`` or ``max_exact`` were computed (patterns whose known ``lower`` bound already
+    exceeds ``floor`` first, largest first); the others keep their gated norm (an upper bound),
+    and are not violators when it is at most ``floor``.
+    """
+    Df = D.astype(float)
+    Z = np.einsum("nd,np,nc->pdc", X, Df, lam)  # (P, d, c)
+    gated_norm = np.linalg.norm(Z, axis=1)  # (P, c)
+    values = gated_norm.max(axis=1)
+    if gated:
+        return values, np.ones(values.shape, dtype=bool)
+    exact = np.zeros(values.shape, dtype=bool)
+    order = np.argsort(-values, kind="stable")
+    order = order[values[order] > floor]
+    if lower is not None:
+        sure = order[lower[order] > floor]
+        sure = sure[np.argsort(-lower[sure], kind="stable")]
+        order = np.concatenate([sure, order[lower[order] <= floor]])
+    order = order[:max_exact]
+    found = 0
+    for i in order:
+        if enough is not None and found >= enough:
+            break
+        A = (2.0 * Df[:, i] - 1.0)[:, None] * X
+        best = 0.0
+        for k in range(lam.shape[1]):
+            if gated_norm[i, k] <= best:
+                continue
+            for sign in (1.0, -1.0):
+                best = max(best, cone_projection_norm(A, sign * Z[i, :, k]))
+        values[i] = best
+        exact[i] = True
+        found += best > floor
+    return values, exact
+
+
+def price_patterns(
+    X: np.ndarray,
+    lam: np.ndarray,
+    alpha: float,
+    working: ActivationPatterns,
+    *,
+    gated: bool = False,
+    pool: ActivationPatterns | None = None,
+    neurons: np.ndarray | None = None,
+    active: np.ndarray | None = None,
+    max_new: int = MAX_NEW_PER_ROUND,
+    n_starts: int = N_ASCENT_STARTS,
+    n_steps: int = N_ASCENT_STEPS,
+    n_flips: int = N_FLIPS,
+    rtol: float = VIOLATION_RTOL,
+    random_state=None,
+) -> PricingResult:
+    """Search for activation patterns outside ``working`` whose dual constraint ``lam`` violates.
+
+    Candidates: every pattern of ``pool``; the cells visited by fixed-point ascent of
+    ``+-lam_k^T (X u)_+`` from ``n_starts`` Gaussian directions, from the ``neurons`` (columns,
+    first-layer weights of the current network) and from ``+-X^T D_i lam_k`` of the ``active``
+    patterns of ``working``; the neighbours of the active patterns across their ``n_flips``
+    nearest hyperplanes; and random perturbations of the neurons. A candidate violates when its
+    per-pattern value exceeds ``alpha (1 + rtol)``. At most ``max_new`` violators are returned,
+    most violated first.
+    """
+    rng = np.random.default_rng(_seed_int(random_state))
+    lam = lam.reshape(X.shape[0], -1)
+    n, d = X.shape
+    active_gens = working.generators[:, active] if active is not None else working.generators
+    starts = [rng.standard_normal((d, n_starts))]
+    if neurons is not None and neurons.size:
+        W = neurons.reshape(d, -1)
+        starts.append(W)
+        scale = np.linalg.norm(W, axis=0)[None, :]
+        for sigma in (0.01, 0.05, 0.3):
+            starts.append(W + sigma * scale * rng.standard_normal(W.shape) / np.sqrt(d))
+    flip_bases = [active_gens]
+    if neurons is not None and neurons.size:
+        # A neuron on a face of its cone (a tight constraint x_j^T v = 0) is where the
+        # neighbouring cell across x_j improves the objective.
+        flip_bases.append(neurons.reshape(d, -1))
+    gens = [_flip_generators(X, np.concatenate(flip_bases, axis=1), n_flips)]
+    gens += starts
+    for k in range(lam.shape[1]):
+        for sign in (1.0, -1.0):
+            lk = sign * lam[:, k]
+            S = list(starts)
+            if active is not None and active.any():
+                S.append(X.T @ (working.D[:, active] * lk[:, None]))
+            gens.append(_ascent(X, lk, np.concatenate(S, axis=1), n_steps))
+            if neurons is not None and neurons.size:
+                gens.append(_small_step_ascent(X, lk, neurons.reshape(d, -1), n_steps))
+    if pool is not None:
+        gens.append(pool.generators)
+    G = np.concatenate(gens, axis=1)
+    G = G / np.maximum(np.linalg.norm(G, axis=0), 1e-300)
+    # Best direction first, so that de-duplication keeps each cell's best generator and its
+    # value max_k |lam_k^T (X g)_+| is a lower bound on the cell's kappa_i.
+    lower = _direction_values(X, G, lam)
+    best_seen = float(lower.max(initial=0.0))
+    order = np.argsort(-lower, kind="stable")
+    candidates = patterns_from_generators(X, G[:, order], method="pricing")
+    known = set(map(bytes, _pack_columns(working.D)))
+    new = np.array([bytes(key) not in known for key in _pack_columns(candidates.D)], dtype=bool)
+    candidates = candidates.subset(np.flatnonzero(new))
+    floor = alpha * (1.0 + rtol)
+    values, exact = _pattern_values(
+        X,
+        candidates.D,
+        lam,
+        gated,
+        floor,
+        max_exact=MAX_EXACT_PRICING,
+        enough=max_new,
+        lower=_direction_values(X, candidates.generators, lam),
+    )
+    # Violators must be certain: an unscored pattern above the floor is only an upper bound.
+    viol = np.flatnonzero(exact & (values > floor))
+    viol = viol[np.argsort(-values[viol])][:max_new]
+    if exact.any():
+        best_seen = max(best_seen, float(values[exact].max()))
+    return PricingResult(
+        patterns=candidates.subset(viol),
+        values=values[viol],
+        best_value=best_seen,
+        n_candidates=candidates.n_patterns,
+        n_exact=int(exact.sum()),
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# Column generation
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class GrowthResult:
+    """The outcome of :func:`grow_patterns`.
+
+    ``fit`` is the last solve (a :class:`convexnet.training.TwoLayerFit`) over ``patterns``.
+    ``reason`` is ``"no violating pattern found"`` (the oracle's search found none: a search
+    result, not a proof), ``"max_rounds reached"`` or ``"time limit reached"`` (violators
+    remain). ``history`` has one entry per round: patterns, objective, certified gap over the
+    working set, largest violation found, patterns added, seconds.
+    """
+
+    fit: object
+    patterns: ActivationPatterns
+    reason: str
+    rounds: int
+    history: list = field(default_factory=list)
+    seeds: dict = field(default_factory=dict)
+
+    @property
+    def converged(self) -> bool:
+        return self.reason == "no violating pattern found"
+
+    def summary(self) -> dict:
+        """Plain-data account of the growth (the estimators' ``growth_``)."""
+        return {
+            "reason": self.reason,
+            "converged": self.converged,
+            "rounds": self.rounds,
+            "n_patterns": self.patterns.n_patterns,
+            "history": [dict(h) for h in self.history],
+            "seeds": dict(self.seeds),
+        }
+
+
+def growth_scope_note(growth: GrowthResult) -> str:
+    """The clause a grown pattern set adds to a certificate's scope."""
+    if growth.converged:
+        return (
+            f", grown by column generation until the pricing search found no violating "
+            f"pattern ({growth.rounds} rounds; a search result, not a proof)"
+        )
+    return f", grown by column generation and stopped early ({growth.reason})"
+
+
+def certificate_kind(patterns: ActivationPatterns, growth: dict | None) -> str:
+    """Which certificate a fit carries, in words (the estimators' ``certificate_kind_``)."""
+    if patterns.is_complete:
+        return "global: every activation pattern enumerated, the bound holds for any network"
+    proven = "proven_dual_objective_ holds against every network"
+    if growth is None:
+        return "sampled patterns: dual_objective_ holds only over the patterns used; " + proven
+    if growth["converged"]:
+        return (
+            "grown patterns, no violating pattern found (a search, not a proof): "
+            "dual_objective_ holds over the patterns used; " + proven
+        )
+    return (
+        f"grown patterns, stopped early ({growth['reason']}; violating patterns remain): "
+        "dual_objective_ holds over the patterns used; " + proven
+    )
+
+
+def _solution_on(solution, old: ActivationPatterns, new: ActivationPatterns):
+    """The solution over ``old`` patterns, placed on ``new`` (zeros for added patterns)."""
+    from convexnet.programs.two_layer import TwoLayerSolution
+
+    index = {bytes(key): i for i, key in enumerate(_pack_columns(old.D))}
+    where = [index.get(bytes(key), -1) for key in _pack_columns(new.D)]
+
+    def place(B):
+        if B is None:
+            return None
+        out = np.zeros((new.n_patterns,) + B.shape[1:])
+        for j, i in enumerate(where):
+            if i >= 0:
+                out[j] = B[i]
+        return out
+
+    return TwoLayerSolution(
+        V=place(solution.V),
+        W=place(solution.W),
+        status="warm start",
+        objective=float("nan"),
+        solve_time=0.0,
+        solver="warm start",
+    )
+
+
+def _active(solution) -> np.ndarray:
+    norms = np.linalg.norm(solution.V.reshape(solution.V.shape[0], -1), axis=1)
+    if solution.W is not None:
+        norms = norms + np.linalg.norm(solution.W.reshape(solution.W.shape[0], -1), axis=1)
+    return norms > 1e-9 * max(float(norms.max(initial=0.0)), 1e-300)
+
+
+def grow_patterns(
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss,
+    alpha: float,
+    solve,
+    *,
+    gated: bool = False,
+    tol: float = 1e-6,
+    rtol: float = VIOLATION_RTOL,
+    max_rounds: int = MAX_ROUNDS,
+    max_new: int = MAX_NEW_PER_ROUND,
+    time_limit: float | None = None,
+    warm_start: bool = True,
+    random_state=None,
+    verbose: bool = False,
+) -> GrowthResult:
+    """Column generation over activation patterns until the pricing oracle finds no violator.
+
+    1. Seed a pool (:func:`seed_patterns`); the first working set is the warm start's patterns
+       and the ``INITIAL_WORKING_SET`` pool patterns with the largest gated dual value at the
+       warm start's (or the zero network's) dual point.
+    2. ``fit = solve(patterns, warm, solve_tol)`` solves the program over the working set
+       (``warm``: the last solution placed on the new set) to the relative gap ``solve_tol``
+       and certifies it over that set.
+    3. :func:`price_patterns` at ``lam = -grad loss(yhat)``; the ``max_new`` most violated
+       patterns join the working set (none leaves, so objectives never increase).
+    4. Two phases: first loose (``solve_tol = LOOSE_TOL``, violation ``LOOSE_RTOL``); once
+       that finds no violator, tight (``tol``, ``rtol``). Stop when the tight phase finds none,
+       after ``max_rounds`` rounds, or past ``time_limit`` seconds.
+    """
+    start = time.perf_counter()
+    rng = np.random.default_rng(_seed_int(random_state))
+    Y2 = Y.reshape(X.shape[0], -1)
+    pool, warm, seeds = seed_patterns(
+        X, Y2, loss, alpha, warm_start=warm_start, random_state=int(rng.integers(2**31))
+    )
+    lam0 = loss.dual_point(np.zeros_like(Y2, dtype=float), Y2)
+    values, _ = _pattern_values(X, pool.D, lam0, True, np.inf, 0)  # gated norms
+    top = np.argsort(-values)[: min(INITIAL_WORKING_SET, pool.n_patterns)]
+    working = pool.subset(np.sort(top))
+    if warm is not None:
+        working = merge_patterns(warm, working)
+    working = ActivationPatterns(working.D, working.generators, False, "grown")
+    working = working.without_zero_pattern()  # the programs drop it (it adds D X u = 0)
+    history, fit, solved, reason = [], None, None, "max_rounds reached"
+    final = tol >= LOOSE_TOL
+    for rnd in range(max_rounds):
+        t = time.perf_counter()
+        warm_solution = None
+        if fit is not None:
+            warm_solution = _solution_on(fit.solution, solved, working)
+        with warnings.catch_warnings(record=True) as caught:  # only the last round's count
+            warnings.simplefilter("always")
+            fit, solved = solve(working, warm_solution, tol if final else LOOSE_TOL), working
+        lam = loss.dual_point(fit.network.predict(X).reshape(Y2.shape), Y2)
+        active = _active(fit.solution)
+        priced = price_patterns(
+            X,
+            lam,
+            alpha,
+            working,
+            gated=gated,
+            pool=pool,
+            neurons=fit.network.W1,
+            active=active,
+            max_new=max_new,
+            rtol=rtol if final else LOOSE_RTOL,
+            random_state=int(rng.integers(2**31)),
+        )
+        entry = {
+            "round": rnd,
+            "final_phase": final,
+            "patterns": working.n_patterns,
+            "active": int(active.sum()),
+            "objective": float(fit.objective),
+            "relative_gap": float(fit.certificate.relative_gap),
+            "max_violation": float(priced.best_value / alpha - 1.0),
+            "added": priced.patterns.n_patterns,
+            "candidates": priced.n_candidates,
+            "seconds": time.perf_counter() - t,
+        }
+        history.append(entry)
+        if verbose:
+            print(
+                f"[grow] round {rnd}: {entry['patterns']} patterns ({entry['active']} active), "
+                f"objective {entry['objective']:.10g}, gap {entry['relative_gap']:.1e}, "
+                f"best kappa/alpha - 1 = {entry['max_violation']:.2e}, +{entry['added']}"
+            )
+        if priced.patterns.n_patterns == 0:
+            if final:
+                reason = "no violating pattern found"
+                break
+            final = True  # re-solve at tol and price at rtol, over the same patterns
+            continue
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            reason = "time limit reached"
+            break
+        working = ActivationPatterns(
+            np.concatenate([working.D, priced.patterns.D], axis=1),
+            np.concatenate([working.generators, priced.patterns.generators], axis=1),
+            False,
+            "grown",
+        )
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return GrowthResult(
+        fit=fit,
+        patterns=solved,
+        reason=reason,
+        rounds=len(history),
+        history=history,
+        seeds=seeds,
+    )

@@ -1,0 +1,172 @@
+"""Column generation over activation patterns (convexnet.growth; issue 6).
+
+The grown programs are checked against independent computations: the program over every
+enumerated pattern (a global optimum), per-pattern cone projections for the oracle's violators,
+and multi-start non-convex training, which must never go below the proven dual bound.
+"""
+
+import numpy as np
+import pytest
+
+from convexnet import ConvexReLUClassifier, ConvexReLURegressor, enumerate_patterns
+from convexnet.certificates import relu_kappa
+from convexnet.growth import (
+    grow_patterns,
+    hyperplane_generators,
+    price_patterns,
+    seed_patterns,
+)
+from convexnet.losses import get_loss
+from convexnet.training import train_two_layer
+
+
+def _teacher(seed, n, d):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    W = rng.standard_normal((d, 3))
+    y = np.maximum(X @ W, 0) @ np.array([1.0, -1.0, 0.5]) + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+def _augment(X):
+    return np.hstack([X, np.ones((len(X), 1))])
+
+
+@pytest.mark.parametrize("gated", [False, True])
+def test_grown_patterns_reach_the_enumerated_optimum(gated):
+    X, y = _teacher(0, 30, 2)  # with the bias column: rank 3, every pattern enumerable
+    full = ConvexReLURegressor(alpha=0.3, gated=gated, activation_patterns="enumerate").fit(X, y)
+    grown = ConvexReLURegressor(
+        alpha=0.3, gated=gated, activation_patterns="grow", random_state=0
+    ).fit(X, y)
+    assert full.patterns_complete_ and not grown.patterns_complete_
+    assert grown.growth_["converged"]
+    assert grown.n_patterns_ < full.n_patterns_
+    # The grown optimum is the global one (the enumerated program's), to the solver tolerance.
+    assert grown.objective_ == pytest.approx(full.objective_, rel=1e-5)
+    assert grown.objective_ >= full.dual_objective_ - 1e-9
+    assert "no violating pattern" in grown.certificate_.scope
+
+
+def test_grown_classifier_reaches_the_enumerated_optimum():
+    X, y = _teacher(1, 30, 2)
+    labels = (y > np.median(y)).astype(int)
+    full = ConvexReLUClassifier(alpha=0.5, activation_patterns="enumerate").fit(X, labels)
+    grown = ConvexReLUClassifier(alpha=0.5, activation_patterns="grow", random_state=0)
+    grown.fit(X, labels)
+    assert grown.objective_ == pytest.approx(full.objective_, rel=1e-5)
+
+
+def test_oracle_finds_no_violator_at_the_global_optimum_and_only_true_ones_elsewhere():
+    X, y = _teacher(2, 25, 2)
+    Xa, Y, loss, alpha = _augment(X), y[:, None], get_loss("squared"), 0.3
+    everything = enumerate_patterns(Xa)
+    best = train_two_layer(Xa, Y, loss, alpha, everything, prove=False)
+    lam = loss.dual_point(best.network.predict(Xa), Y)
+    none = price_patterns(Xa, lam, alpha, everything.subset(np.arange(3)), random_state=0)
+    assert none.patterns.n_patterns == 0  # kappa(lam) <= alpha over every pattern
+    # From a poor pattern set the oracle finds violators, and each one truly violates.
+    few = everything.subset(np.arange(0, everything.n_patterns, 7))
+    poor = train_two_layer(Xa, Y, loss, alpha, few, prove=False)
+    lam = loss.dual_point(poor.network.predict(Xa), Y)
+    found = price_patterns(Xa, lam, alpha, few, random_state=0)
+    assert found.patterns.n_patterns > 0
+    for j in range(found.patterns.n_patterns):
+        kappa = relu_kappa(Xa, found.patterns.D[:, [j]], lam)[0]
+        assert kappa == pytest.approx(found.values[j], rel=1e-9)
+        assert kappa > alpha
+    # No violator is already in the working set.
+    known = {col.tobytes() for col in few.D.T}
+    assert all(col.tobytes() not in known for col in found.patterns.D.T)
+
+
+def test_growth_never_increases_the_objective_and_beats_sampling():
+    X, y = _teacher(3, 120, 5)
+    Xa, Y, loss, alpha = _augment(X), y[:, None], get_loss("squared"), 1.0
+    g = grow_patterns(
+        Xa,
+        Y,
+        loss,
+        alpha,
+        lambda pats, warm, tol: train_two_layer(Xa, Y, loss, alpha, pats, tol=tol, prove=False),
+        random_state=0,
+    )
+    objectives = [h["objective"] for h in g.history]
+    assert all(b <= a * (1 + 1e-4) for a, b in zip(objectives, objectives[1:], strict=False))
+    sampled = ConvexReLURegressor(alpha=alpha, activation_patterns=100, random_state=0)
+    assert g.fit.objective < sampled.fit(X, y).objective_
+
+
+def test_proven_bound_is_never_beaten_by_nonconvex_training():
+    torch = pytest.importorskip("torch")
+    from convexnet import train_two_layer_nonconvex
+
+    X, y = _teacher(4, 100, 4)
+    model = ConvexReLURegressor(alpha=1.0, activation_patterns="grow", tol=1e-5, random_state=0)
+    model.fit(X, y)
+    assert model.growth_["converged"]
+    Xa = _augment(X)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small products: threads only add start-up time
+    try:
+        results = [
+            train_two_layer_nonconvex(
+                Xa, y[:, None], width=width, alpha=1.0, n_starts=4, max_iter=500
+            )
+            for width in (4, model.n_neurons_)
+        ]
+    finally:
+        torch.set_num_threads(threads)
+    for nc in results:
+        assert nc.objectives.min() >= model.proven_dual_objective_ - 1e-9
+        # The grown network is at least as good as the best non-convex start (1e-3 relative).
+        assert model.objective_ <= nc.best_objective * (1 + 1e-3)
+
+
+def test_seeds_come_from_three_sources_and_are_distinct():
+    X, y = _teacher(5, 60, 4)
+    Xa = _augment(X)
+    rng = np.random.default_rng(0)
+    G = hyperplane_generators(Xa, 10, rng)
+    assert G.shape == (Xa.shape[1], 20)
+    # Each gate is (nearly) orthogonal to d - 1 data rows: a hyperplane through data points.
+    closest = np.sort(np.abs(Xa @ G) / np.linalg.norm(Xa, axis=1)[:, None], axis=0)
+    assert np.all(closest[Xa.shape[1] - 2] < 1e-5)
+    pool, warm, info = seed_patterns(Xa, y[:, None], get_loss("squared"), 1.0, random_state=0)
+    assert info["gaussian"] > 0 and info["hyperplanes"] > 0
+    assert pool.n_patterns == len({col.tobytes() for col in pool.D.T})
+    if warm is not None:
+        assert info["warm_start"] == warm.n_patterns > 0
+        keys = {col.tobytes() for col in pool.D.T}
+        assert all(col.tobytes() in keys for col in warm.D.T)
+
+
+def test_seeding_without_pytorch_says_so(monkeypatch):
+    import convexnet.growth as growth
+
+    monkeypatch.setattr(growth, "warm_start_generators", lambda *a, **k: None)
+    X, y = _teacher(6, 40, 3)
+    pool, warm, info = seed_patterns(_augment(X), y, get_loss("squared"), 1.0, random_state=0)
+    assert warm is None and "skipped" in info["warm_start"]
+
+
+def test_early_stop_is_reported():
+    X, y = _teacher(7, 80, 5)
+    Xa, Y, loss = _augment(X), y[:, None], get_loss("squared")
+    g = grow_patterns(
+        Xa,
+        Y,
+        loss,
+        0.3,
+        lambda pats, warm, tol: train_two_layer(Xa, Y, loss, 0.3, pats, tol=tol, prove=False),
+        max_rounds=1,
+        random_state=0,
+    )
+    assert g.reason == "max_rounds reached" and not g.converged and g.rounds == 1
+    assert g.patterns.n_patterns == g.fit.program.n_patterns
+
+
+def test_bad_pattern_mode_is_refused():
+    X, y = _teacher(8, 20, 2)
+    with pytest.raises(ValueError, match="grow"):
+        ConvexReLURegressor(activation_patterns="grown").fit(X, y)
