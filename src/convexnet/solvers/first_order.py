@@ -98,7 +98,8 @@ class LiftedOperator:
         return xp.reshape(self.X @ xp.reshape(Z, (self.d, c * self.Q)), (self.n, c, self.Q))
 
     def predict(self, image):
-        return self.xp.sum(image * self.M[:, None, :], axis=2)
+        """``sum_q M[:, q] * image[:, :, q]``, shape ``(n, c)``: one fused product, no temporary."""
+        return self.xp.vecdot(image, self.M[:, None, :], axis=-1)
 
     def adjoint_image(self, G):
         """``X^T G`` for an ``(n, c, Q)`` array: shape ``(d, c, Q)``."""
@@ -166,25 +167,41 @@ class _AugLagSmooth(_GatedSmooth):
         super().__init__(op, loss, Y)
         self.S, self.mu, self.rho = S, mu, rho
         self.xp = op.xp
+        self._scaled = (-rho * S)[:, None, :]  # one pass less per evaluation
         self._cache = (None, None)
 
     def _shifted(self, image):
         if self._cache[0] is not image:
-            T = self.S[:, None, :] * image
-            T *= -self.rho
+            T = image * self._scaled
             T += self.mu
-            self._cache = (image, self.xp.maximum(T, 0.0))
+            self._cache = (image, _relu_(T))
         return self._cache[1]
 
     def value(self, image) -> float:
         T = self._shifted(image)
-        return super().value(image) + float(self.xp.sum(T * T)) / (2.0 * self.rho)
+        return super().value(image) + _sum_squares(T) / (2.0 * self.rho)
 
     def gradient(self, image):
         op = self.op
         R = self.loss.gradient(self._predict(image), self.Y)
-        G = R[:, :, None] * op.M[:, None, :] - self.S[:, None, :] * self._shifted(image)
-        return op.adjoint_image(G)
+        G = self.S[:, None, :] * self._shifted(image)
+        G -= R[:, :, None] * op.M[:, None, :]
+        return -op.adjoint_image(G)
+
+
+def _relu_(T):
+    """``max(T, 0)`` in place (NumPy or PyTorch)."""
+    if isinstance(T, np.ndarray):
+        return np.maximum(T, 0.0, out=T)
+    return T.clamp_(min=0.0)
+
+
+def _sum_squares(T) -> float:
+    """``sum(T**2)`` without a temporary (a BLAS dot product on NumPy)."""
+    if isinstance(T, np.ndarray):
+        v = T.reshape(-1)
+        return float(v @ v)
+    return float((T * T).sum())
 
 
 class _Certifier:
