@@ -71,6 +71,9 @@ POLISH_EVERY = 200
 #: Groups below this fraction of the largest norm are left out of the polish's support.
 SUPPORT_THRESHOLD = 1e-3
 POLISH_BELOW = 1.0
+#: Squared loss: groups above this fraction of the largest norm start the barrier polish's
+#: support (exact pricing adds the patterns it misses).
+BARRIER_SUPPORT = 0.05
 
 
 def first_order_memory(
@@ -356,8 +359,15 @@ def solve_two_layer_first_order(
                     return False
                 inner["support"], inner["seen_at"] = support, k
                 mu_np = to_numpy(mu_plus)
-                polished = polish_on_support(program, Znp, kappa)
-                for _ in range(POLISH_GROW_ROUNDS):
+                # Squared loss: the barrier polish, which prices the patterns left out itself
+                # (exact bounds); else, or when it fails, Clarabel on the support.
+                polished, grow = None, POLISH_GROW_ROUNDS
+                if program.loss.name == "squared":
+                    polished = _barrier_polish_and_price(program, Znp)
+                    grow = 0
+                if polished is None:
+                    polished, grow = polish_on_support(program, Znp, kappa), POLISH_GROW_ROUNDS
+                for _ in range(grow):
                     if polished is None:
                         break
                     # Patterns the polished dual point violates join the support (column
@@ -512,6 +522,10 @@ def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
     crowded = support.size > POLISH_MAX_FRACTION * P and size > POLISH_SMALL
     if support.size == 0 or size > POLISH_MAX_SIZE or crowded:
         return None
+    if program.loss.name == "squared":
+        out = _barrier_polish(program, Z, support)
+        if out is not None:
+            return out
     sub = TwoLayerProgram(
         program.X,
         program.Y,
@@ -526,6 +540,87 @@ def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
     out = np.zeros_like(Z)
     out[:, :, support] = np.transpose(sol.V, (1, 2, 0))
     out[:, :, P + support] = np.transpose(sol.W, (1, 2, 0))
+    return out
+
+
+def _barrier_polish_and_price(program, Z: np.ndarray, rounds: int = POLISH_GROW_ROUNDS + 1):
+    """Squared loss: barrier polish on the iterate's support, grown by exact pricing.
+
+    The support is the patterns whose ``V_i`` or ``W_i`` is non-negligible in ``Z``. After each
+    polish, the patterns left out are priced with their exact dual bound
+    ``||Proj_{K_i}(+- X^T D_i lam)||`` (:func:`convexnet.certificates.cone_projection_norm`,
+    computed only where the gated bound ``||X^T D_i lam||`` exceeds ``alpha``); those above
+    ``alpha`` join the support (column generation). Returns the full ``Z`` or ``None``.
+    """
+    P = program.n_patterns
+    norms = np.linalg.norm(Z, axis=0).max(axis=0)  # (2P,)
+    used = norms > BARRIER_SUPPORT * max(float(norms.max()), 1e-300)
+    support = np.flatnonzero(used[:P] | used[P:])
+    polished = None
+    for _ in range(rounds):
+        size = program.n_samples * 2 * support.size * program.n_features
+        if support.size == 0 or size > POLISH_MAX_SIZE:
+            return polished
+        out = _barrier_polish(program, Z if polished is None else polished, support)
+        if out is None:
+            return polished
+        polished = out
+        extra = _priced_out(program, polished, support)
+        if extra.size == 0:
+            return polished
+        support = np.union1d(support, extra)
+    return polished
+
+
+def _priced_out(program, Z: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """Patterns outside ``support`` whose exact dual bound at ``Z``'s dual point exceeds alpha."""
+    from convexnet.certificates import cone_projection_norm
+
+    X, alpha = program.X, float(program.alpha)
+    P = program.n_patterns
+    image = np.einsum("nd,dcq->ncq", X, Z)
+    pred = np.sum(np.maximum(image, 0.0) * np.r_[np.ones(P), -np.ones(P)], axis=2)
+    lam = program.loss.dual_point(pred, program.Y)
+    Df = program.D.astype(float)
+    gated = np.einsum("nd,np,nc->pdc", X, Df, lam)  # X^T D_i lam: (P, d, c)
+    outside = np.setdiff1d(np.arange(P), support)
+    extra = []
+    for i in outside:
+        if np.linalg.norm(gated[i], axis=0).max() <= alpha:
+            continue
+        A = (2.0 * Df[:, i] - 1.0)[:, None] * X
+        for col in range(lam.shape[1]):
+            g = gated[i, :, col]
+            if max(cone_projection_norm(A, g), cone_projection_norm(A, -g)) > alpha * (1 + 1e-9):
+                extra.append(i)
+                break
+    return np.asarray(extra, dtype=int)
+
+
+def _barrier_polish(program, Z: np.ndarray, support: np.ndarray):
+    """The squared-loss polish by :func:`convexnet.solvers.barrier.barrier_on_support`.
+
+    Starts every group ``V_i``, ``W_i`` of the support at its pattern's generator (strictly
+    inside the cone when no sample lies on the generator's hyperplane), scaled to the iterate's
+    typical group norm. ``None`` when a generator is not strictly inside or the barrier fails.
+    """
+    from convexnet.solvers.barrier import barrier_on_support
+
+    P = program.n_patterns
+    k = support.size
+    gen = program.generators[:, support]
+    gen = gen / np.maximum(np.linalg.norm(gen, axis=0), 1e-300)
+    D = program.D[:, support]
+    out = np.zeros_like(Z)
+    for col in range(program.n_outputs):
+        norms = np.linalg.norm(Z[:, col, :], axis=0)
+        scale = float(np.median(norms[norms > 0])) if np.any(norms > 0) else 1.0
+        start = scale * np.concatenate([gen, gen], axis=1)
+        res = barrier_on_support(program.X, program.Y[:, col], D, float(program.alpha), start)
+        if res is None:
+            return None
+        out[:, col, support] = res[0][:, :k]
+        out[:, col, P + support] = res[0][:, k:]
     return out
 
 
