@@ -361,12 +361,13 @@ def solve_two_layer_first_order(
                 mu_np = to_numpy(mu_plus)
                 # Squared loss: the barrier polish, which prices the patterns left out itself
                 # (exact bounds); else, or when it fails, Clarabel on the support.
-                polished, grow = None, POLISH_GROW_ROUNDS
+                polished, grow, how = None, POLISH_GROW_ROUNDS, "barrier"
                 if program.loss.name == "squared":
                     polished = _barrier_polish_and_price(program, Znp)
                     grow = 0
                 if polished is None:
                     polished, grow = polish_on_support(program, Znp, kappa), POLISH_GROW_ROUNDS
+                    how = "clarabel"
                 for _ in range(grow):
                     if polished is None:
                         break
@@ -391,7 +392,8 @@ def solve_two_layer_first_order(
                 if verbose:
                     print(f"[auglag] polished on the support: gap {exact['relative_gap']:.3e}")
                 if exact["relative_gap"] <= tol:
-                    inner["polished"] = candidate
+                    inner["polished"], inner["exact"] = candidate, exact
+                    inner["polish"] = how if polished is not None else "none"
                     return True
             return False
 
@@ -428,7 +430,8 @@ def solve_two_layer_first_order(
         Z = to_backend(project_onto_cones(program.X, Snp, to_numpy(Z)), device, dtype)
         info = certifier(Z, op.image(Z), mu)
         if not _converged(info, tol):
-            exact = _exact_check(program, Snp, to_numpy(Z), to_numpy(mu))
+            # The accepted polish was certified on this very point (projected alike).
+            exact = inner.get("exact") or _exact_check(program, Snp, to_numpy(Z), to_numpy(mu))
             if exact["relative_gap"] < info["relative_gap"]:
                 info = dict(info, **exact)
         extra = {
@@ -436,6 +439,7 @@ def solve_two_layer_first_order(
             "rho": res.rho,
             "outer_iterations": res.n_outer,
             "violation_before_projection": violation,
+            "polish": inner.get("polish"),
         }
     status = "optimal" if _converged(info, tol) else "inaccurate"
     Znp = to_numpy(Z).astype(float)
