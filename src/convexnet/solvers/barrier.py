@@ -68,6 +68,7 @@ def barrier_on_support(
         return None
     F = (Df[:, :, None] * X[:, None, :]).reshape(n, k * d)
     K = F.T @ F
+    XX = (X[:, :, None] * X[:, None, :]).reshape(n, d * d)  # rows x_j x_j^T, flattened
     Fty = F.T @ y
     yy = float(y @ y)
     norms = np.linalg.norm(z, axis=0)
@@ -105,8 +106,7 @@ def barrier_on_support(
             gz += 2.0 * z / u
             gs = t * alpha - 2.0 * s / u
             W = 1.0 / (m * m)  # (n, G)
-            XW = W[:, :, None] * X[:, None, :]  # (n, G, d)
-            B = np.matmul(np.transpose(XW, (1, 2, 0)), X)  # (G, d, d): X^T diag(W_q) X
+            B = (W.T @ XX).reshape(G, d, d)  # X^T diag(W_q) X for every group: one product
             hss = -2.0 / u + 4.0 * s * s / (u * u)  # > 0 inside the cone
             hzs = -4.0 * s * z / u**2  # (d, G)
             B += (2.0 / u)[:, None, None] * eye
