@@ -625,20 +625,7 @@ def _barrier_polish(program, Z: np.ndarray, support: np.ndarray):
             return None
         out[:, col, support] = res[0][:, :k]
         out[:, col, P + support] = res[0][:, k:]
-    # An interior point leaves the groups that are zero at the optimum tiny but non-zero: drop
-    # them when that does not raise the objective (the caller certifies the result anyway).
-    norms = np.linalg.norm(out, axis=0)
-    pruned = np.where(norms > 1e-6 * norms.max(axis=1, keepdims=True), out, 0.0)
-    if _objective(program, pruned) <= _objective(program, out):
-        out = pruned
     return out
-
-
-def _objective(program, Z: np.ndarray) -> float:
-    """The exact program's objective at ``Z`` (``(d, c, 2P)``, ``[V, W]``)."""
-    P = program.n_patterns
-    V, W = np.transpose(Z[:, :, :P], (2, 0, 1)), np.transpose(Z[:, :, P:], (2, 0, 1))
-    return float(program.objective(V, W))
 
 
 def _exact_check(program, S: np.ndarray, Z: np.ndarray, mu: np.ndarray) -> dict:
