@@ -73,7 +73,7 @@ SUPPORT_THRESHOLD = 1e-3
 POLISH_BELOW = 1.0
 #: Squared loss: groups above this fraction of the largest norm start the barrier polish's
 #: support (exact pricing adds the patterns it misses).
-BARRIER_SUPPORT = 0.05
+BARRIER_SUPPORT = 0.1
 
 
 def first_order_memory(
