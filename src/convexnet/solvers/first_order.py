@@ -73,7 +73,10 @@ SUPPORT_THRESHOLD = 1e-3
 POLISH_BELOW = 1.0
 #: Squared loss: groups above this fraction of the largest norm start the barrier polish's
 #: support (exact pricing adds the patterns it misses).
-BARRIER_SUPPORT = 0.1
+BARRIER_SUPPORT = 0.2
+#: ... and takes on supports with ``n * 2 k d`` up to this (memory ``8 n k d`` bytes; each Newton
+#: step costs ``n (2k) d^2 + (k d)^3 / 3`` flops).
+BARRIER_MAX_SIZE = 2e8
 
 
 def first_order_memory(
@@ -563,7 +566,7 @@ def _barrier_polish_and_price(program, Z: np.ndarray, rounds: int = POLISH_GROW_
     polished = None
     for _ in range(rounds):
         size = program.n_samples * 2 * support.size * program.n_features
-        if support.size == 0 or size > POLISH_MAX_SIZE:
+        if support.size == 0 or size > BARRIER_MAX_SIZE:
             return polished
         out = _barrier_polish(program, Z if polished is None else polished, support)
         if out is None:
