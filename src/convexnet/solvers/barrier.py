@@ -49,7 +49,8 @@ def barrier_on_support(
     ``start`` (``d x 2k``, ``[V, W]``) must be strictly inside every cone
     (``S_i X start > 0``), e.g. the patterns' generators. Stops when the barrier's bound on the
     suboptimality is at most ``rel_gap`` times the objective. Returns ``(Z, info)`` with ``Z`` of
-    shape ``(d, 2k)``, or ``None`` when the start is not strictly feasible or Newton's method
+    shape ``(d, 2k)`` (``info["multipliers"]``, ``n x 2k``: the cone rows' multipliers), or
+    ``None`` when the start is not strictly feasible or Newton's method
     fails.
 
     The loss sees only ``a_i = v_i - w_i``: with ``K = F^T F`` (``F = [D_i X]_i``, ``n x k d``)
@@ -169,5 +170,8 @@ def barrier_on_support(
                 f"[barrier] t {t:.3e} newton {newton} f {f:.12g} eta {eta:.2e} dec {decrement:.2e}"
             )
         if degree / t <= rel_gap * max(abs(f), 1e-300):
-            return z, {"newton_steps": newton, "t": t, "objective": f}
+            # Central-path multipliers of the cone rows: X^T (M_q lam + S_q mu_q) = alpha z_q / s_q
+            # at an exact centre, so the certificate's multiplier bound is within alpha.
+            mult = 1.0 / (t * (S * (X @ z)))
+            return z, {"newton_steps": newton, "t": t, "objective": f, "multipliers": mult}
         t *= mu
