@@ -15,7 +15,9 @@ operator and its adjoint are, without ever forming the ``n x (Q d)`` lifted matr
   multipliers certify slowly, so every ``POLISH_EVERY`` iterations, when its support is new, the
   program restricted to the support is re-solved by Clarabel
   (:func:`polish_on_support`, a small program) and certified over all patterns; the last iterate
-  is projected exactly onto the cones.
+  is projected exactly onto the cones. With the squared loss the polish is a dense log-barrier
+  method instead (:mod:`convexnet.solvers.barrier`, :func:`_barrier_polish_and_price`), grown by
+  exact pricing of the patterns left out; Clarabel remains the fallback.
 
 Stopping is on the *certified* relative duality gap (SPEC.md §1.5). The dual point is
 ``lam = -grad loss(A Z)``; its constraint value is bounded per group by
