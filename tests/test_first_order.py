@@ -268,3 +268,46 @@ def test_cross_validation_on_a_dask_local_cluster():
         cluster.close()
     assert np.allclose(remote.cv_scores_, local.cv_scores_, rtol=1e-6)
     assert remote.alpha_ == local.alpha_
+
+
+def _planted(n, d, n_patterns, frac, seed=0):
+    """The benchmark's planted teacher (benchmarks/exact_case.py), at a small size."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    h = np.maximum(X @ rng.standard_normal((d, 3)), 0) @ np.array([1.0, -1.0, 0.5])
+    y = h + 0.1 * rng.standard_normal(n)
+    pat = sample_patterns(X, n_patterns, random_state=seed)
+    alpha = frac * np.linalg.norm(X.T @ (pat.D * y[:, None]), axis=0).max()
+    return TwoLayerProgram(X, y[:, None], pat.D, pat.generators, get_loss("squared"), alpha)
+
+
+def test_barrier_on_support_matches_clarabel_on_the_restricted_program():
+    from convexnet.solvers.barrier import barrier_on_support
+
+    program = _planted(150, 5, 10, 0.1)
+    k = program.n_patterns
+    gen = program.generators / np.linalg.norm(program.generators, axis=0)
+    Z, info = barrier_on_support(
+        program.X, program.Y[:, 0], program.D, program.alpha, np.hstack([gen, gen])
+    )
+    S = 2.0 * program.D - 1.0
+    assert np.min(S * (program.X @ Z[:, :k])) > 0 and np.min(S * (program.X @ Z[:, k:])) > 0
+    ours = program.objective(Z[:, None, :k].transpose(2, 0, 1), Z[:, None, k:].transpose(2, 0, 1))
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10)
+    # The barrier's own objective uses the norm bounds s_q >= ||z_q||: never below ours.
+    assert ours <= info["objective"] and ours == pytest.approx(info["objective"], rel=1e-8)
+    assert ref.objective <= ours * (1 + 1e-9)  # feasible, so never below the optimum
+    assert abs(ours - ref.objective) <= 1e-6 * ref.objective
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_exact_solver_polishes_by_barrier_and_matches_clarabel(seed):
+    program = _planted(300, 6, 30, 0.1, seed=seed)
+    ours = solve_two_layer_first_order(program, tol=1e-7)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10)
+    assert ours.status == "optimal", ours.info
+    assert ours.info["polish"] == "barrier"
+    assert 0 <= ours.info["relative_gap"] <= 1e-7
+    assert ours.info["violation"] <= 1e-12
+    assert ours.info["dual"] <= ref.objective * (1 + 1e-9)
+    assert abs(ours.info["primal"] - ref.objective) <= 1e-6 * ref.objective

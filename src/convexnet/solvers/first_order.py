@@ -15,7 +15,9 @@ operator and its adjoint are, without ever forming the ``n x (Q d)`` lifted matr
   multipliers certify slowly, so every ``POLISH_EVERY`` iterations, when its support is new, the
   program restricted to the support is re-solved by Clarabel
   (:func:`polish_on_support`, a small program) and certified over all patterns; the last iterate
-  is projected exactly onto the cones.
+  is projected exactly onto the cones. With the squared loss the polish is a dense log-barrier
+  method instead (:mod:`convexnet.solvers.barrier`, :func:`_barrier_polish_and_price`), grown by
+  exact pricing of the patterns left out; Clarabel remains the fallback.
 
 Stopping is on the *certified* relative duality gap (SPEC.md §1.5). The dual point is
 ``lam = -grad loss(A Z)``; its constraint value is bounded per group by
@@ -71,6 +73,12 @@ POLISH_EVERY = 200
 #: Groups below this fraction of the largest norm are left out of the polish's support.
 SUPPORT_THRESHOLD = 1e-3
 POLISH_BELOW = 1.0
+#: Squared loss: groups above this fraction of the largest norm start the barrier polish's
+#: support (exact pricing adds the patterns it misses).
+BARRIER_SUPPORT = 0.2
+#: ... and takes on supports with ``n * 2 k d`` up to this (memory ``8 n k d`` bytes; each Newton
+#: step costs ``n (2k) d^2 + (k d)^3 / 3`` flops).
+BARRIER_MAX_SIZE = 2e8
 
 
 def first_order_memory(
@@ -98,7 +106,8 @@ class LiftedOperator:
         return xp.reshape(self.X @ xp.reshape(Z, (self.d, c * self.Q)), (self.n, c, self.Q))
 
     def predict(self, image):
-        return self.xp.sum(image * self.M[:, None, :], axis=2)
+        """``sum_q M[:, q] * image[:, :, q]``, shape ``(n, c)``: one fused product, no temporary."""
+        return self.xp.vecdot(image, self.M[:, None, :], axis=-1)
 
     def adjoint_image(self, G):
         """``X^T G`` for an ``(n, c, Q)`` array: shape ``(d, c, Q)``."""
@@ -166,25 +175,41 @@ class _AugLagSmooth(_GatedSmooth):
         super().__init__(op, loss, Y)
         self.S, self.mu, self.rho = S, mu, rho
         self.xp = op.xp
+        self._scaled = (-rho * S)[:, None, :]  # one pass less per evaluation
         self._cache = (None, None)
 
     def _shifted(self, image):
         if self._cache[0] is not image:
-            T = self.S[:, None, :] * image
-            T *= -self.rho
+            T = image * self._scaled
             T += self.mu
-            self._cache = (image, self.xp.maximum(T, 0.0))
+            self._cache = (image, _relu_(T))
         return self._cache[1]
 
     def value(self, image) -> float:
         T = self._shifted(image)
-        return super().value(image) + float(self.xp.sum(T * T)) / (2.0 * self.rho)
+        return super().value(image) + _sum_squares(T) / (2.0 * self.rho)
 
     def gradient(self, image):
         op = self.op
         R = self.loss.gradient(self._predict(image), self.Y)
-        G = R[:, :, None] * op.M[:, None, :] - self.S[:, None, :] * self._shifted(image)
-        return op.adjoint_image(G)
+        G = self.S[:, None, :] * self._shifted(image)
+        G -= R[:, :, None] * op.M[:, None, :]
+        return -op.adjoint_image(G)
+
+
+def _relu_(T):
+    """``max(T, 0)`` in place (NumPy or PyTorch)."""
+    if isinstance(T, np.ndarray):
+        return np.maximum(T, 0.0, out=T)
+    return T.clamp_(min=0.0)
+
+
+def _sum_squares(T) -> float:
+    """``sum(T**2)`` without a temporary (a BLAS dot product on NumPy)."""
+    if isinstance(T, np.ndarray):
+        v = T.reshape(-1)
+        return float(v @ v)
+    return float((T * T).sum())
 
 
 class _Certifier:
@@ -339,8 +364,28 @@ def solve_two_layer_first_order(
                     return False
                 inner["support"], inner["seen_at"] = support, k
                 mu_np = to_numpy(mu_plus)
-                polished = polish_on_support(program, Znp, kappa)
-                for _ in range(POLISH_GROW_ROUNDS):
+                # Squared loss: the barrier polish, which prices the patterns left out itself
+                # (exact bounds); else, or when it fails, Clarabel on the support.
+                polished, grow, how = None, POLISH_GROW_ROUNDS, "barrier"
+                if program.loss.name == "squared":
+                    found = _barrier_polish_and_price(program, Znp, mu_np)
+                    grow = 0
+                    if found is not None:
+                        polished, mu_pol = found
+                        # Its own multipliers (central path inside, NNLS or the augmented
+                        # Lagrangian's outside) usually certify it without the exact check.
+                        Zb = to_backend(polished, device, dtype)
+                        quick = certifier(Zb, op.image(Zb), to_backend(mu_pol, device, dtype))
+                        if verbose:
+                            print(f"[auglag] barrier polish: gap {quick['relative_gap']:.3e}")
+                        if _converged(quick, tol):
+                            inner["polished"], inner["exact"] = polished, dict(quick)
+                            inner["polish"] = how
+                            return True
+                if polished is None:
+                    polished, grow = polish_on_support(program, Znp, kappa), POLISH_GROW_ROUNDS
+                    how = "clarabel"
+                for _ in range(grow):
                     if polished is None:
                         break
                     # Patterns the polished dual point violates join the support (column
@@ -364,7 +409,8 @@ def solve_two_layer_first_order(
                 if verbose:
                     print(f"[auglag] polished on the support: gap {exact['relative_gap']:.3e}")
                 if exact["relative_gap"] <= tol:
-                    inner["polished"] = candidate
+                    inner["polished"], inner["exact"] = candidate, exact
+                    inner["polish"] = how if polished is not None else "none"
                     return True
             return False
 
@@ -401,7 +447,8 @@ def solve_two_layer_first_order(
         Z = to_backend(project_onto_cones(program.X, Snp, to_numpy(Z)), device, dtype)
         info = certifier(Z, op.image(Z), mu)
         if not _converged(info, tol):
-            exact = _exact_check(program, Snp, to_numpy(Z), to_numpy(mu))
+            # The accepted polish was certified on this very point (projected alike).
+            exact = inner.get("exact") or _exact_check(program, Snp, to_numpy(Z), to_numpy(mu))
             if exact["relative_gap"] < info["relative_gap"]:
                 info = dict(info, **exact)
         extra = {
@@ -409,6 +456,7 @@ def solve_two_layer_first_order(
             "rho": res.rho,
             "outer_iterations": res.n_outer,
             "violation_before_projection": violation,
+            "polish": inner.get("polish"),
         }
     status = "optimal" if _converged(info, tol) else "inaccurate"
     Znp = to_numpy(Z).astype(float)
@@ -495,6 +543,10 @@ def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
     crowded = support.size > POLISH_MAX_FRACTION * P and size > POLISH_SMALL
     if support.size == 0 or size > POLISH_MAX_SIZE or crowded:
         return None
+    if program.loss.name == "squared":
+        out = _barrier_polish(program, Z, support)
+        if out is not None:
+            return out
     sub = TwoLayerProgram(
         program.X,
         program.Y,
@@ -510,6 +562,111 @@ def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
     out[:, :, support] = np.transpose(sol.V, (1, 2, 0))
     out[:, :, P + support] = np.transpose(sol.W, (1, 2, 0))
     return out
+
+
+def _barrier_polish_and_price(
+    program, Z: np.ndarray, mu: np.ndarray, rounds: int = POLISH_GROW_ROUNDS + 1
+):
+    """Squared loss: barrier polish on the iterate's support, grown by exact pricing.
+
+    The support is the patterns whose ``V_i`` or ``W_i`` is above ``BARRIER_SUPPORT`` of the
+    largest group norm in ``Z``. After each polish, the patterns left out are priced
+    (:func:`_priced_out`); those whose exact dual bound exceeds ``alpha`` join the support
+    (column generation). Returns ``(Z, multipliers)`` (full ``(d, c, 2P)`` and ``(n, c, 2P)``;
+    ``mu``, the augmented Lagrangian's, fills in where no better multiplier is known) or
+    ``None``.
+    """
+    P = program.n_patterns
+    norms = np.linalg.norm(Z, axis=0).max(axis=0)  # (2P,)
+    used = norms > BARRIER_SUPPORT * max(float(norms.max()), 1e-300)
+    support = np.flatnonzero(used[:P] | used[P:])
+    best = None
+    for _ in range(rounds):
+        size = program.n_samples * 2 * support.size * program.n_features
+        if support.size == 0 or size > BARRIER_MAX_SIZE:
+            return best
+        out = _barrier_polish(program, Z if best is None else best[0], support)
+        if out is None:
+            return best
+        polished, mult = out
+        extra, mult = _priced_out(program, polished, support, mult, mu)
+        best = (polished, mult)
+        if extra.size == 0:
+            return best
+        support = np.union1d(support, extra)
+    return best
+
+
+def _priced_out(program, Z: np.ndarray, support: np.ndarray, mult: np.ndarray, mu: np.ndarray):
+    """Patterns outside ``support`` whose exact dual bound at ``Z``'s dual point exceeds alpha.
+
+    Per group outside: the multiplier bound ``||X^T (M_q lam + S_q mu_q)||`` with the augmented
+    Lagrangian's ``mu`` first (one product for all groups), then the exact cone projection (NNLS,
+    :func:`convexnet.certificates.cone_projection_norm`'s problem) only where that exceeds
+    ``alpha``. Returns the patterns to add and ``mult`` completed with the multipliers used.
+    """
+    from scipy.optimize import nnls
+
+    X, alpha = program.X, float(program.alpha)
+    n = program.n_samples
+    P = program.n_patterns
+    image = np.einsum("nd,dcq->ncq", X, Z)
+    signs = np.r_[np.ones(P), -np.ones(P)]
+    pred = np.sum(np.maximum(image, 0.0) * signs, axis=2)
+    lam = program.loss.dual_point(pred, program.Y)
+    Df = program.D.astype(float)
+    M = np.concatenate([Df, -Df], axis=1)
+    S = np.concatenate([2 * Df - 1, 2 * Df - 1], axis=1)
+    inside = np.zeros(2 * P, dtype=bool)
+    inside[support], inside[P + support] = True, True
+    mult = np.where(inside[None, None, :], mult, np.maximum(mu, 0.0))
+    c = lam.shape[1]
+    G = lam[:, :, None] * M[:, None, :] + S[:, None, :] * mult
+    kappa = np.linalg.norm((X.T @ G.reshape(n, -1)).reshape(-1, c, 2 * P), axis=0)  # (c, 2P)
+    extra = set()
+    for col, q in zip(*np.nonzero((kappa > alpha) & ~inside[None, :])):
+        A = S[:, q][:, None] * X
+        g = X.T @ (M[:, q] * lam[:, col])
+        try:
+            nu, _ = nnls(A.T, -g, maxiter=50 * n + 100)
+        except RuntimeError:
+            extra.add(q % P)
+            continue
+        mult[:, col, q] = nu
+        if np.linalg.norm(g + A.T @ nu) > alpha * (1 + 1e-9):
+            extra.add(q % P)
+    return np.asarray(sorted(extra), dtype=int), mult
+
+
+def _barrier_polish(program, Z: np.ndarray, support: np.ndarray):
+    """The squared-loss polish by :func:`convexnet.solvers.barrier.barrier_on_support`.
+
+    Starts every group ``V_i``, ``W_i`` of the support at its pattern's generator (strictly
+    inside the cone when no sample lies on the generator's hyperplane), scaled to the iterate's
+    typical group norm. Returns ``(Z, multipliers)`` (full shapes, zero off the support) or
+    ``None`` when a generator is not strictly inside or the barrier fails.
+    """
+    from convexnet.solvers.barrier import barrier_on_support
+
+    P = program.n_patterns
+    k = support.size
+    gen = program.generators[:, support]
+    gen = gen / np.maximum(np.linalg.norm(gen, axis=0), 1e-300)
+    D = program.D[:, support]
+    out = np.zeros_like(Z)
+    mult = np.zeros((program.n_samples, program.n_outputs, 2 * P))
+    for col in range(program.n_outputs):
+        norms = np.linalg.norm(Z[:, col, :], axis=0)
+        scale = float(np.median(norms[norms > 0])) if np.any(norms > 0) else 1.0
+        start = scale * np.concatenate([gen, gen], axis=1)
+        res = barrier_on_support(program.X, program.Y[:, col], D, float(program.alpha), start)
+        if res is None:
+            return None
+        out[:, col, support] = res[0][:, :k]
+        out[:, col, P + support] = res[0][:, k:]
+        mult[:, col, support] = res[1]["multipliers"][:, :k]
+        mult[:, col, P + support] = res[1]["multipliers"][:, k:]
+    return out, mult
 
 
 def _exact_check(program, S: np.ndarray, Z: np.ndarray, mu: np.ndarray) -> dict:
