@@ -156,17 +156,25 @@ class DeepNonConvexResult:
     times: np.ndarray
 
 
-def deep_relu_forward(X: np.ndarray, branches) -> np.ndarray:
-    """``sum_j f_j(X)``, with ``f_j`` a chain ``x -> relu(x W_1 + b_1) ... W_L + b_L`` (NumPy)."""
+def deep_relu_forward(X: np.ndarray, branches, activation: str = "relu") -> np.ndarray:
+    """``sum_j f_j(X)``, with ``f_j`` a chain ``x -> relu(x W_1 + b_1) ... W_L + b_L`` (NumPy);
+    ``activation="linear"`` drops the ReLUs (deep linear networks, SPEC §2)."""
     out = 0.0
+    relu = _check_activation(activation) == "relu"
     for layers in branches:
         h = np.asarray(X, dtype=float)
         for l, (W, b) in enumerate(layers):
             h = h @ W + (0.0 if b is None else b)
-            if l < len(layers) - 1:
+            if relu and l < len(layers) - 1:
                 h = np.maximum(h, 0.0)
         out = out + h
     return np.asarray(out)
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in ("relu", "linear"):
+        raise ValueError(f"activation must be 'relu' or 'linear', got {activation!r}.")
+    return activation
 
 
 def deep_relu_regularizer(branches, regularization: str = "weight_decay") -> float:
@@ -196,6 +204,7 @@ def train_deep_relu_nonconvex(
     feas_tol: float = 1e-6,
     init_scale: float = 1.0,
     random_state: int = 0,
+    activation: str = "relu",
 ) -> DeepNonConvexResult:
     """Train deep ReLU networks of hidden ``widths`` non-convexly (torch L-BFGS, float64).
 
@@ -205,6 +214,7 @@ def train_deep_relu_nonconvex(
     f(X) = Y`` by an augmented Lagrangian (``outer_iter`` multiplier updates, each an L-BFGS run of
     ``max_iter`` iterations); ``alpha > 0`` minimises ``(1/2)||f(X) - Y||^2 + alpha R``. ``R`` is
     :func:`deep_relu_regularizer`; biases (``biases=True``, every layer) are not penalised.
+    ``activation="linear"`` trains the deep linear networks of SPEC §2 ((5), (12), (14)) instead.
     """
     import time
 
@@ -214,6 +224,7 @@ def train_deep_relu_nonconvex(
         raise ValueError(
             f"regularization must be 'weight_decay' or 'lth_power', got {regularization!r}."
         )
+    relu = _check_activation(activation) == "relu"
     X = np.asarray(X, dtype=float)
     Y2 = np.asarray(Y, dtype=float).reshape(X.shape[0], -1)
     dims = [X.shape[1], *[int(w) for w in widths], Y2.shape[1]]
@@ -228,7 +239,7 @@ def train_deep_relu_nonconvex(
             h = Xt
             for l, (W, b) in enumerate(layers):
                 h = h @ W + (0.0 if b is None else b)
-                if l < L - 1:
+                if relu and l < L - 1:
                     h = torch.relu(h)
             out = out + h
         return out
@@ -295,7 +306,7 @@ def train_deep_relu_nonconvex(
             ]
             for layers in params
         ]
-        out = deep_relu_forward(X, net)
+        out = deep_relu_forward(X, net, activation)
         res = float(np.max(np.abs(out - Y2)))
         R = deep_relu_regularizer(net, regularization)
         objectives.append(R if alpha is None else 0.5 * float(np.sum((out - Y2) ** 2)) + alpha * R)
