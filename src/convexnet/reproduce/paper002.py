@@ -436,7 +436,8 @@ def rank_one(s: Settings) -> Section:
         "X = c aᵀ (n = 8, d = 3, ||a|| = 2.534664), y = γ+ c+ + γ− c−, weight decay on all "
         "layers, L = 3, widths 4. [!] [002] Thm. 5 claims strong duality for all rank-one data; "
         "the numbers show a strict gap exactly when γ+γ− < 0 (SPEC §6.2), and non-convex "
-        "training reaches P, never D.",
+        "training reaches P, never D. (The non-convex runs are shared with E000-4, which times "
+        "them when both papers run.)",
         [comparison_table("e002_5_rank_one", "Rank-one ReLU, L = 3", rows)],
         [figure],
         info["seconds"],
