@@ -115,6 +115,9 @@ def test_certified_optima_are_never_beaten(quick_run):
     for r in nonconvex:
         assert num(r["best objective"]) >= bound3 - 1e-9
         assert r["never below the certificate"] == "true"
+    curves = read_csv(out / "figures" / "e001_1_objective_vs_iteration.csv")
+    assert {r["training"] for r in curves} == {"R1, adam", "R3, lbfgs"}
+    assert min(num(r["best_objective_so_far"]) for r in curves) >= bound3 - 1e-9
     for name in ("e001_2_real_data", "e001_3_images"):
         rows = read_csv(out / "tables" / f"{name}.csv")
         for dataset in {r["dataset"] for r in rows}:

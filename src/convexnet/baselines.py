@@ -27,12 +27,17 @@ __all__ = [
 
 @dataclass
 class NonConvexResult:
-    """Objectives of every start (evaluated in NumPy) and the best network."""
+    """Objectives of every start (evaluated in NumPy) and the best network.
+
+    ``histories`` (when asked for): per start, an array of ``(iteration, seconds, objective)``
+    rows, the objective as the optimizer evaluated it (torch, before any projection step).
+    """
 
     objectives: np.ndarray
     best: TwoLayerNetwork
     best_objective: float
     times: np.ndarray
+    histories: list | None = None
 
 
 def _lbfgs(params, max_iter: int, tolerance_grad: float = 1e-12, tolerance_change: float = 1e-15):
@@ -336,6 +341,7 @@ def train_three_layer_nonconvex(
     lr: float = 1e-2,
     init_scale: float = 1.0,
     random_state: int = 0,
+    record_history: bool = False,
 ) -> NonConvexResult:
     """Train a three-layer parallel ReLU network non-convexly from ``n_starts`` random starts.
 
@@ -351,6 +357,8 @@ def train_three_layer_nonconvex(
 
     ``optimizer`` is ``"adam"``, ``"sgd"`` (full-batch gradient descent with momentum 0.9) or
     ``"lbfgs"``. Each start's objective is re-evaluated in NumPy on the returned weights.
+    ``record_history=True`` keeps the objective of every iteration (every function evaluation
+    for L-BFGS) with its time in ``histories`` (SPEC §5.3 E001-1: objective against iterations).
     """
     import time
 
@@ -401,14 +409,20 @@ def train_three_layer_nonconvex(
                 norms = torch.sqrt(torch.sum(U**2, dim=(1, 2)))
                 U /= torch.clamp(norms, min=1.0)[:, None, None]
 
-    objectives, times, nets = [], [], []
+    objectives, times, nets, histories = [], [], [], []
     for _ in range(n_starts):
+        history: list = []
         U = init_scale * torch.randn(K, d, width, generator=gen, dtype=torch.float64) / np.sqrt(d)
         w2 = init_scale * torch.randn(K, width, generator=gen, dtype=torch.float64) / np.sqrt(width)
         w3 = init_scale * torch.randn(K, c, generator=gen, dtype=torch.float64) / np.sqrt(K)
         project(U)
         params = [U.requires_grad_(True), w2.requires_grad_(True), w3.requires_grad_(True)]
         start = time.perf_counter()
+
+        def record(J, start=start, history=history):
+            if record_history:
+                history.append((len(history), time.perf_counter() - start, float(J)))
+
         if optimizer == "lbfgs":
             opt = _lbfgs(params, max_iter)
 
@@ -416,6 +430,7 @@ def train_three_layer_nonconvex(
                 opt.zero_grad()
                 J = objective(U, w2, w3)
                 J.backward()
+                record(J)
                 return J
 
             opt.step(closure)
@@ -426,10 +441,13 @@ def train_three_layer_nonconvex(
                 opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
             for _ in range(max_iter):
                 opt.zero_grad()
-                objective(U, w2, w3).backward()
+                J = objective(U, w2, w3)
+                J.backward()
+                record(J)
                 opt.step()
                 project(U)
         times.append(time.perf_counter() - start)
+        histories.append(np.array(history).reshape(-1, 3))
         with torch.no_grad():
             W1 = first_layer(U)
             if regularizer == "R1":  # make ||W1_k|| <= 1 exact in float64 before evaluating
@@ -445,4 +463,10 @@ def train_three_layer_nonconvex(
         nets.append(net)
     objectives = np.array(objectives)
     best = int(np.argmin(objectives))
-    return NonConvexResult(objectives, nets[best], float(objectives[best]), np.array(times))
+    return NonConvexResult(
+        objectives,
+        nets[best],
+        float(objectives[best]),
+        np.array(times),
+        histories if record_history else None,
+    )
