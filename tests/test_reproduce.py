@@ -209,3 +209,17 @@ def test_local_files_are_read(tmp_path):
     assert got.X.shape == (2, 9) and list(got.y) == [0, 6]
     with pytest.raises(ValueError, match="not an IDX file"):
         datasets.load_idx(path)
+
+
+def test_without_torch_the_closed_forms_still_report(tmp_path, monkeypatch):
+    """PyTorch is optional: the non-convex rows are left blank, everything else is written."""
+    from convexnet.reproduce import paper000, reproduce
+
+    monkeypatch.setattr(paper000, "have_torch", lambda: False)
+    path = reproduce(["000"], tmp_path, quick=True)
+    rows = read_csv(tmp_path / "tables" / "e000_4_rank_one_relu.csv")
+    assert [num(r["P (closed form)"]) for r in rows] == pytest.approx(
+        [1.057317, 0.806884, 1.443010, 1.613768], abs=2e-6
+    )
+    assert all(r["trained best"] == "" for r in rows)
+    assert "### E000-5 " in path.read_text()

@@ -167,6 +167,8 @@ def write_report(sections: Sequence[Section], out_dir, header: str, papers: dict
         parts.append(f"\n### {sec.key} {sec.title}\n\n{sec.text.strip()}\n")
         timing.append([sec.key, "section", "", f"{sec.seconds:.2f}"])
         for tab in sec.tables:
+            # rows without the optional non-convex cells (torch missing) are padded with blanks
+            tab.rows = [list(r) + [float("nan")] * (len(tab.columns) - len(r)) for r in tab.rows]
             parts.append(f"\n**{tab.title}** (`tables/{tab.name}.csv`)\n\n{_markdown_table(tab)}\n")
             if tab.note:
                 parts.append(f"\n{tab.note.strip()}\n")
