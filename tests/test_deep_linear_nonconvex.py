@@ -303,3 +303,27 @@ def test_two_layer_linear_never_beaten():
     vals = [net.train_regularised(t0)[0] for t0 in _starts(net, 6, seed=1)]
     _assert_certified(vals, r.primal_value, rel=1e-6)
     assert r.dual_value <= min(vals) + 1e-9
+
+
+def test_baseline_trainer_linear_activation_reaches_closed_forms():
+    """``train_deep_relu_nonconvex(activation="linear")`` (used by ``convexnet reproduce``) trains
+    the standard (5) and parallel (14) deep linear networks to their closed forms, never below."""
+    pytest.importorskip("torch")
+    from convexnet.baselines import deep_relu_forward, train_deep_relu_nonconvex
+
+    X, Y = _data(5, 7, 3, seed=900)
+    std = standard_min_norm(X, Y, 3)
+    prl = parallel_min_norm(X, Y, 3)
+    a = train_deep_relu_nonconvex(X, Y, [4, 4], activation="linear", n_starts=2, random_state=0)
+    b = train_deep_relu_nonconvex(
+        X, Y, [4, 4], n_branches=4, regularization="lth_power", activation="linear",
+        n_starts=2, random_state=0,
+    )  # fmt: skip
+    for res, closed in ((a, std.primal_value), (b, prl.primal_value)):
+        assert res.feasible.any()
+        assert np.all(res.objectives[res.feasible] >= closed * (1 - 1e-6))
+        assert res.best_objective == pytest.approx(closed, rel=1e-4)
+    out = deep_relu_forward(X, a.branches, activation="linear")
+    np.testing.assert_allclose(out, Y, atol=1e-5)
+    with pytest.raises(ValueError, match="activation"):
+        deep_relu_forward(X, a.branches, activation="tanh")

@@ -27,12 +27,17 @@ __all__ = [
 
 @dataclass
 class NonConvexResult:
-    """Objectives of every start (evaluated in NumPy) and the best network."""
+    """Objectives of every start (evaluated in NumPy) and the best network.
+
+    ``histories`` (when asked for): per start, an array of ``(iteration, seconds, objective)``
+    rows, the objective as the optimizer evaluated it (torch, before any projection step).
+    """
 
     objectives: np.ndarray
     best: TwoLayerNetwork
     best_objective: float
     times: np.ndarray
+    histories: list | None = None
 
 
 def _lbfgs(params, max_iter: int, tolerance_grad: float = 1e-12, tolerance_change: float = 1e-15):
@@ -156,17 +161,25 @@ class DeepNonConvexResult:
     times: np.ndarray
 
 
-def deep_relu_forward(X: np.ndarray, branches) -> np.ndarray:
-    """``sum_j f_j(X)``, with ``f_j`` a chain ``x -> relu(x W_1 + b_1) ... W_L + b_L`` (NumPy)."""
+def deep_relu_forward(X: np.ndarray, branches, activation: str = "relu") -> np.ndarray:
+    """``sum_j f_j(X)``, with ``f_j`` a chain ``x -> relu(x W_1 + b_1) ... W_L + b_L`` (NumPy);
+    ``activation="linear"`` drops the ReLUs (deep linear networks, SPEC §2)."""
     out = 0.0
+    relu = _check_activation(activation) == "relu"
     for layers in branches:
         h = np.asarray(X, dtype=float)
         for l, (W, b) in enumerate(layers):
             h = h @ W + (0.0 if b is None else b)
-            if l < len(layers) - 1:
+            if relu and l < len(layers) - 1:
                 h = np.maximum(h, 0.0)
         out = out + h
     return np.asarray(out)
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in ("relu", "linear"):
+        raise ValueError(f"activation must be 'relu' or 'linear', got {activation!r}.")
+    return activation
 
 
 def deep_relu_regularizer(branches, regularization: str = "weight_decay") -> float:
@@ -196,6 +209,7 @@ def train_deep_relu_nonconvex(
     feas_tol: float = 1e-6,
     init_scale: float = 1.0,
     random_state: int = 0,
+    activation: str = "relu",
 ) -> DeepNonConvexResult:
     """Train deep ReLU networks of hidden ``widths`` non-convexly (torch L-BFGS, float64).
 
@@ -205,6 +219,7 @@ def train_deep_relu_nonconvex(
     f(X) = Y`` by an augmented Lagrangian (``outer_iter`` multiplier updates, each an L-BFGS run of
     ``max_iter`` iterations); ``alpha > 0`` minimises ``(1/2)||f(X) - Y||^2 + alpha R``. ``R`` is
     :func:`deep_relu_regularizer`; biases (``biases=True``, every layer) are not penalised.
+    ``activation="linear"`` trains the deep linear networks of SPEC §2 ((5), (12), (14)) instead.
     """
     import time
 
@@ -214,6 +229,7 @@ def train_deep_relu_nonconvex(
         raise ValueError(
             f"regularization must be 'weight_decay' or 'lth_power', got {regularization!r}."
         )
+    relu = _check_activation(activation) == "relu"
     X = np.asarray(X, dtype=float)
     Y2 = np.asarray(Y, dtype=float).reshape(X.shape[0], -1)
     dims = [X.shape[1], *[int(w) for w in widths], Y2.shape[1]]
@@ -228,7 +244,7 @@ def train_deep_relu_nonconvex(
             h = Xt
             for l, (W, b) in enumerate(layers):
                 h = h @ W + (0.0 if b is None else b)
-                if l < L - 1:
+                if relu and l < L - 1:
                     h = torch.relu(h)
             out = out + h
         return out
@@ -295,7 +311,7 @@ def train_deep_relu_nonconvex(
             ]
             for layers in params
         ]
-        out = deep_relu_forward(X, net)
+        out = deep_relu_forward(X, net, activation)
         res = float(np.max(np.abs(out - Y2)))
         R = deep_relu_regularizer(net, regularization)
         objectives.append(R if alpha is None else 0.5 * float(np.sum((out - Y2) ** 2)) + alpha * R)
@@ -325,6 +341,7 @@ def train_three_layer_nonconvex(
     lr: float = 1e-2,
     init_scale: float = 1.0,
     random_state: int = 0,
+    record_history: bool = False,
 ) -> NonConvexResult:
     """Train a three-layer parallel ReLU network non-convexly from ``n_starts`` random starts.
 
@@ -340,6 +357,8 @@ def train_three_layer_nonconvex(
 
     ``optimizer`` is ``"adam"``, ``"sgd"`` (full-batch gradient descent with momentum 0.9) or
     ``"lbfgs"``. Each start's objective is re-evaluated in NumPy on the returned weights.
+    ``record_history=True`` keeps the objective of every iteration (every function evaluation
+    for L-BFGS) with its time in ``histories`` (SPEC §5.3 E001-1: objective against iterations).
     """
     import time
 
@@ -390,14 +409,20 @@ def train_three_layer_nonconvex(
                 norms = torch.sqrt(torch.sum(U**2, dim=(1, 2)))
                 U /= torch.clamp(norms, min=1.0)[:, None, None]
 
-    objectives, times, nets = [], [], []
+    objectives, times, nets, histories = [], [], [], []
     for _ in range(n_starts):
+        history: list = []
         U = init_scale * torch.randn(K, d, width, generator=gen, dtype=torch.float64) / np.sqrt(d)
         w2 = init_scale * torch.randn(K, width, generator=gen, dtype=torch.float64) / np.sqrt(width)
         w3 = init_scale * torch.randn(K, c, generator=gen, dtype=torch.float64) / np.sqrt(K)
         project(U)
         params = [U.requires_grad_(True), w2.requires_grad_(True), w3.requires_grad_(True)]
         start = time.perf_counter()
+
+        def record(J, start=start, history=history):
+            if record_history:
+                history.append((len(history), time.perf_counter() - start, float(J)))
+
         if optimizer == "lbfgs":
             opt = _lbfgs(params, max_iter)
 
@@ -405,6 +430,7 @@ def train_three_layer_nonconvex(
                 opt.zero_grad()
                 J = objective(U, w2, w3)
                 J.backward()
+                record(J)
                 return J
 
             opt.step(closure)
@@ -415,10 +441,13 @@ def train_three_layer_nonconvex(
                 opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
             for _ in range(max_iter):
                 opt.zero_grad()
-                objective(U, w2, w3).backward()
+                J = objective(U, w2, w3)
+                J.backward()
+                record(J)
                 opt.step()
                 project(U)
         times.append(time.perf_counter() - start)
+        histories.append(np.array(history).reshape(-1, 3))
         with torch.no_grad():
             W1 = first_layer(U)
             if regularizer == "R1":  # make ||W1_k|| <= 1 exact in float64 before evaluating
@@ -434,4 +463,10 @@ def train_three_layer_nonconvex(
         nets.append(net)
     objectives = np.array(objectives)
     best = int(np.argmin(objectives))
-    return NonConvexResult(objectives, nets[best], float(objectives[best]), np.array(times))
+    return NonConvexResult(
+        objectives,
+        nets[best],
+        float(objectives[best]),
+        np.array(times),
+        histories if record_history else None,
+    )

@@ -2,7 +2,9 @@
 
 ``convexnet fit`` trains a two-layer ReLU network to a certified optimum on a dataset bundled
 with scikit-learn (diabetes regression by default) or on a CSV file, and prints the patterns,
-objective, dual bound, gap, scores and time.
+objective, dual bound, gap, scores and time. ``convexnet reproduce [000|001|002|all]`` redoes
+the papers' numerical experiments and writes a report (``convexnet.reproduce``,
+``docs/reproduce.md``).
 """
 
 from __future__ import annotations
@@ -230,6 +232,26 @@ def _fit(args) -> int:
     return 0
 
 
+def _reproduce(args) -> int:
+    from convexnet.reproduce import PAPERS, reproduce
+
+    papers = sorted(PAPERS) if args.paper == "all" else [args.paper]
+
+    def log(message: str) -> None:
+        print(f"[convexnet] {message}", file=sys.stderr, flush=True)
+
+    try:
+        path = reproduce(
+            papers, args.out, quick=args.quick, seed=args.seed, online=args.online, log=log
+        )
+    except OSError as exc:
+        raise SystemExit(f"convexnet: {exc}") from exc
+    print(f"report      {path}")
+    print(f"tables      {path.parent / 'tables'}")
+    print(f"figures     {path.parent / 'figures'} (PNG and CSV)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convexnet", description="Neural networks trained to a certified global optimum."
@@ -263,6 +285,22 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--test-size", type=float, default=0.25)
     fit.add_argument("--seed", type=int, default=0)
     fit.set_defaults(func=_fit)
+    rep = sub.add_parser(
+        "reproduce",
+        help="redo the papers' numerical experiments and write a report",
+        description="Redo the numerical experiments of the papers (SPEC.md §5) with the library: "
+        "000 = Convex Duality of Deep Neural Networks, 001 = Global Optimality Beyond Two "
+        "Layers, 002 = Parallel Deep Neural Networks Have Zero Duality Gap. Writes report.md, "
+        "tables/*.csv and figures/*.png + *.csv under --out.",
+    )
+    rep.add_argument("paper", choices=("000", "001", "002", "all"), help="which paper")
+    rep.add_argument("--quick", action="store_true", help="small variant (under 5 minutes)")
+    rep.add_argument("--out", default="reproduce_out", help="output folder (created)")
+    rep.add_argument("--seed", type=int, default=0, help="seed of the training runs")
+    rep.add_argument(
+        "--online", action="store_true", help="let [001]'s loaders try to download the data"
+    )
+    rep.set_defaults(func=_reproduce)
     return parser
 
 

@@ -245,6 +245,8 @@ def _fista_nuclear(
                 converged = True
                 break
     dual = max(dual, _nuclear_dual(X, Y, loss, beta, loss.dual_point(X @ W, Y)))
+    # a stall at round-off (the restart branch above) can end the loop already certified
+    converged = converged or f_prev - dual <= tol * max(1.0, abs(f_prev))
     return _Solve(W, f_prev, dual, it, converged, "optimal" if converged else "max_iter")
 
 
