@@ -7,6 +7,7 @@ Convex Programs*, ICML 2021; SPEC.md §3.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -15,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from convexnet import patterns as _patterns
 from convexnet._validation import check_bool, check_nonnegative, check_positive, check_positive_int
 from convexnet.estimators import _ClassificationTargets, _RegressionTargets
+from convexnet.growth_three_layer import block_growth_scope_note, grow_blocks
 from convexnet.networks import three_layer_module
 from convexnet.solvers.conic import resolve_solver
 from convexnet.three_layer import train_three_layer
@@ -25,17 +27,24 @@ __all__ = ["ConvexThreeLayerRegressor", "ConvexThreeLayerClassifier", "choose_fi
 AUTO_ENUMERATION_LIMIT = 16
 #: ``activation_patterns="sample"`` (and ``"auto"`` beyond the limit) draws this many gates.
 DEFAULT_N_SAMPLES = 16
+#: ``activation_patterns="grow"``: the pool's first-layer patterns beyond enumeration, and its
+#: mixed blocks at most (``GROW_POOL_FACTOR * max_blocks``).
+GROW_N_SAMPLES = 32
+GROW_POOL_FACTOR = 10
 
 
-def choose_first_layer(X: np.ndarray, activation_patterns, random_state):
+def choose_first_layer(X: np.ndarray, activation_patterns, random_state, *, grow=False):
     """First-layer patterns from the ``activation_patterns`` parameter of the estimators.
 
     ``"enumerate"``: every pattern (exact); an int ``k``: ``k`` Gaussian draws, de-duplicated;
     ``"sample"``: 16 draws; ``"auto"``: enumerate when the Cover bound is at most 16 patterns
-    (and the rank is at most 3), else sample 16.
+    (and the rank is at most 3), else sample 16 (32 with ``grow``: the pool of
+    ``activation_patterns="grow"``).
     """
     if isinstance(activation_patterns, bool):
-        raise TypeError("activation_patterns must be 'auto', 'enumerate', 'sample' or an int.")
+        raise TypeError(
+            "activation_patterns must be 'auto', 'grow', 'enumerate', 'sample' or an int."
+        )
     if isinstance(activation_patterns, int | np.integer):
         if activation_patterns < 1:
             raise ValueError(
@@ -45,7 +54,7 @@ def choose_first_layer(X: np.ndarray, activation_patterns, random_state):
         return _patterns.sample_patterns(X, int(activation_patterns), random_state=random_state)
     if activation_patterns not in ("auto", "enumerate", "sample"):
         raise ValueError(
-            "activation_patterns must be 'auto', 'enumerate', 'sample' or a positive int, "
+            "activation_patterns must be 'auto', 'grow', 'enumerate', 'sample' or a positive int, "
             f"got {activation_patterns!r}."
         )
     if activation_patterns == "auto":
@@ -53,7 +62,8 @@ def choose_first_layer(X: np.ndarray, activation_patterns, random_state):
         if rank > 3 or _patterns.count_bound(X.shape[0], rank).cover > AUTO_ENUMERATION_LIMIT:
             activation_patterns = "sample"
     if activation_patterns == "sample":
-        return _patterns.sample_patterns(X, DEFAULT_N_SAMPLES, random_state=random_state)
+        k = GROW_N_SAMPLES if grow else DEFAULT_N_SAMPLES
+        return _patterns.sample_patterns(X, k, random_state=random_state)
     return _patterns.enumerate_patterns(X)
 
 
@@ -88,10 +98,15 @@ _PARAMS_DOC = """
         Regularisation strength (non-negative), in the sum-of-losses scaling above.
     width : int, default=2
         ``m1``, first-layer neurons per sub-network. The program grows like ``P1^width``.
-    activation_patterns : {"auto", "enumerate", "sample"} or int, default="auto"
+    activation_patterns : {"auto", "grow", "enumerate", "sample"} or int, default="auto"
         First-layer patterns. ``"enumerate"``: all of them; ``"sample"`` or an int ``k``: ``k``
         Gaussian draws (16 for ``"sample"``), de-duplicated; ``"auto"``: enumerate when there are
-        at most 16, else sample 16.
+        at most 16, else sample 16 (no growth: unlike the two-layer estimators, ``"auto"`` does
+        not grow). ``"grow"``: build a pool of blocks (first-layer patterns as for ``"auto"`` but
+        32 samples, ``second_layer_patterns``, at most ``10 * max_blocks`` mixed blocks) and grow
+        the program's blocks out of it by column generation (:mod:`convexnet.growth_three_layer`)
+        until no pool block violates the dual constraint; ``growth_`` reports it and the
+        certificate is computed over the pool.
     second_layer_patterns : {"sample", "enumerate"} or int, default="sample"
         Second-layer patterns of each mixed set of signed first-layer patterns: ``"enumerate"``
         every one (linear programs; tiny problems only), an int ``k`` (8 for ``"sample"``):
@@ -142,6 +157,10 @@ _ATTRS_DOC = """
         The solver that produced the solution, its own status and its iteration count.
     fit_time_ : float
         Seconds spent in ``fit``.
+    growth_ : dict or None
+        With ``activation_patterns="grow"``: reason (``"no violating block found"`` or
+        ``"max_rounds reached"``), rounds, blocks, pool size and completeness, and one history
+        entry per round (objective, gap, blocks added and their dual values). ``None`` otherwise.
 """
 
 
@@ -211,22 +230,50 @@ class _ConvexThreeLayer(BaseEstimator):
         alpha = self._check_params()
         start = time.perf_counter()
         Xa = self._augment(X)
-        patterns = choose_first_layer(Xa, self.activation_patterns, self.random_state)
-        fit = train_three_layer(
-            Xa,
-            Y,
-            loss,
-            alpha,
-            patterns,
-            width=int(self.width),
-            second_layer_patterns=self.second_layer_patterns,
-            max_blocks=self.max_blocks,
-            solver=self.solver,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            random_state=self.random_state,
-            verbose=self.verbose,
+        self.growth_ = None
+        grow = isinstance(self.activation_patterns, str) and self.activation_patterns == "grow"
+        patterns = choose_first_layer(
+            Xa, "auto" if grow else self.activation_patterns, self.random_state, grow=grow
         )
+        solve_args = dict(
+            solver=self.solver, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
+        )
+        if grow:
+            growth = grow_blocks(
+                Xa,
+                Y,
+                loss,
+                alpha,
+                width=int(self.width),
+                patterns=patterns,
+                second_layer_patterns=self.second_layer_patterns,
+                max_pool_blocks=None
+                if self.max_blocks is None
+                else GROW_POOL_FACTOR * self.max_blocks,
+                random_state=self.random_state,
+                solve=lambda blocks: train_three_layer(
+                    Xa, Y, loss, alpha, blocks=blocks, **solve_args
+                ),
+                verbose=bool(self.verbose),
+            )
+            fit = growth.fit
+            fit.certificate = replace(
+                fit.certificate, scope=fit.certificate.scope + block_growth_scope_note(growth)
+            )
+            self.growth_ = growth.summary()
+        else:
+            fit = train_three_layer(
+                Xa,
+                Y,
+                loss,
+                alpha,
+                patterns,
+                width=int(self.width),
+                second_layer_patterns=self.second_layer_patterns,
+                max_blocks=self.max_blocks,
+                random_state=self.random_state,
+                **solve_args,
+            )
         net = fit.network
         W1, b1 = self._split_bias(net.W1)
         w3 = net.w3[:, 0] if net.w3.shape[1] == 1 else net.w3
@@ -239,7 +286,9 @@ class _ConvexThreeLayer(BaseEstimator):
         self.dual_objective_ = fit.certificate.dual
         self.duality_gap_ = fit.certificate.gap
         self.relative_duality_gap_ = fit.certificate.relative_gap
-        self.patterns_complete_ = bool(fit.program.blocks.is_complete)
+        self.patterns_complete_ = bool(
+            growth.pool.is_complete if grow else fit.program.blocks.is_complete
+        )
         self.n_patterns_ = int(fit.program.blocks.D1.shape[1])
         self.n_blocks_ = fit.program.n_blocks
         self.n_subnetworks_ = net.n_subnetworks
