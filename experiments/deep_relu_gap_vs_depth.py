@@ -3,18 +3,8 @@
 
 Run: PYTHONPATH=src python experiments/deep_relu_gap_vs_depth.py [--figures DIR] [--only gap|spline]
 
-Instances (fixed seeds, documented in docs/deep_relu.md):
-
-* ReLU: rank-one ``X = c a^T`` (n = 8, d = 3, ``||a|| = 2.534664``), targets
-  ``y = g+ c+ + g- c-`` with ``(g+, g-) = (1, -1)`` (mixed signs) and ``(1, 0.5)`` (same sign).
-  Standard network: weight decay on all layers (closed forms of ``closed_form/rank_one.py``;
-  ``L >= 4`` with mixed signs only has proven bounds, SPEC §6 item 9). Parallel network: (22)
-  with constant ``1/L``, solved by column generation (``programs/deep_relu.py``); its dual bound
-  is exact for ``L = 2`` and *heuristic* (local oracle) for ``L >= 3`` (SPEC §6 item 8).
-  ``L = 2``: both architectures coincide, solved by the exact ``L = 2`` column generation.
-* Linear: a rank-one ``X`` gives a rank-one ``X^+ Y`` and hence no gap, so the linear columns use
-  a generic ``X`` (5 x 8) and ``Y`` (5 x 3), seed 1. Standard (5) vs parallel (14) with the
-  ``L``-th power regulariser (Thm. 4), both closed forms (``closed_form/deep_linear.py``).
+Instances and numbers: see :mod:`convexnet.reproduce.gap_vs_depth`, which holds the code (this
+script re-exports it) and docs/deep_relu.md.
 """
 
 from __future__ import annotations

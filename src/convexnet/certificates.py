@@ -182,6 +182,26 @@ def cone_projection_norm(A: np.ndarray, z: np.ndarray) -> float:
     return float(np.linalg.norm(z + A.T @ mu))
 
 
+def pattern_kappa(X: np.ndarray, d: np.ndarray, Z: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Per output column ``k``, ``max_+- ||Proj_K(+- Z_k)||`` for the cone of one pattern.
+
+    ``K = {u : (2 d_i - 1) x_i^T u >= 0}`` for the pattern ``d`` (0/1 per sample) and
+    ``Z = X^T diag(d) lam`` of shape (n_features, c). A column with ``||Z_k|| <= floor[k]`` keeps
+    ``||Z_k||``: the projection is never longer, so that value bounds it and is at most
+    ``floor[k]``.
+    """
+    A = (2.0 * d - 1.0)[:, None] * X
+    out = np.linalg.norm(Z, axis=0)
+    for k in np.flatnonzero(out > floor):
+        out[k] = max(cone_projection_norm(A, sign * Z[:, k]) for sign in (1.0, -1.0))
+    return out
+
+
+def pattern_gradients(X: np.ndarray, D: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """``X^T D_i lam_k`` for every pattern ``i`` and output column ``k``, shape (P, d, c)."""
+    return np.einsum("nd,np,nc->pdc", X, D.astype(float), lam.reshape(X.shape[0], -1))
+
+
 def relu_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Per output column, ``max_i max_+- ||Proj_{K_i}(+- X^T D_i lam_k)||`` over the patterns D.
 
@@ -192,15 +212,9 @@ def relu_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray) -> np.ndarray:
     out = np.zeros(lam.shape[1])
     Df = D.astype(float)
     for i in range(D.shape[1]):
-        A = (2.0 * Df[:, i] - 1.0)[:, None] * X
         Z = X.T @ (Df[:, i][:, None] * lam)  # (d, c)
-        # Cheap upper bound first: the projection is never longer than the vector itself.
-        norms = np.linalg.norm(Z, axis=0)
-        for k in range(lam.shape[1]):
-            if norms[k] <= out[k]:
-                continue
-            for sign in (1.0, -1.0):
-                out[k] = max(out[k], cone_projection_norm(A, sign * Z[:, k]))
+        # Columns whose ||Z_k|| cannot beat the running maximum skip their projections.
+        out = np.maximum(out, pattern_kappa(X, Df[:, i], Z, out))
     return out
 
 
@@ -223,7 +237,7 @@ def multiplier_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray, mu: np.ndarr
 def gated_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Per output column, ``max_i ||X^T D_i lam_k||`` (the gated dual constraint)."""
     lam = lam.reshape(X.shape[0], -1)
-    G = np.einsum("nd,np,nc->pdc", X, D.astype(float), lam)
+    G = pattern_gradients(X, D, lam)
     return np.linalg.norm(G, axis=1).max(axis=0) if D.shape[1] else np.zeros(lam.shape[1])
 
 

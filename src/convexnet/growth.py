@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from convexnet.certificates import cone_projection_norm
+from convexnet.certificates import pattern_gradients, pattern_kappa
 from convexnet.patterns import (
     ActivationPatterns,
     _pack_columns,
@@ -328,10 +328,8 @@ def _pattern_values(
     exceeds ``floor`` first, largest first); the others keep their gated norm (an upper bound),
     and are not violators when it is at most ``floor``.
     """
-    Df = D.astype(float)
-    Z = np.einsum("nd,np,nc->pdc", X, Df, lam)  # (P, d, c)
-    gated_norm = np.linalg.norm(Z, axis=1)  # (P, c)
-    values = gated_norm.max(axis=1)
+    Z = pattern_gradients(X, D, lam)  # (P, d, c)
+    values = np.linalg.norm(Z, axis=1).max(axis=1)
     if gated:
         return values, np.ones(values.shape, dtype=bool)
     exact = np.zeros(values.shape, dtype=bool)
@@ -346,13 +344,7 @@ def _pattern_values(
     for i in order:
         if enough is not None and found >= enough:
             break
-        A = (2.0 * Df[:, i] - 1.0)[:, None] * X
-        best = 0.0
-        for k in range(lam.shape[1]):
-            if gated_norm[i, k] <= best:
-                continue
-            for sign in (1.0, -1.0):
-                best = max(best, cone_projection_norm(A, sign * Z[i, :, k]))
+        best = float(pattern_kappa(X, D[:, i].astype(float), Z[i], np.zeros(Z.shape[2])).max())
         values[i] = best
         exact[i] = True
         found += best > floor

@@ -39,7 +39,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from convexnet.certificates import block_kappa, certify_three_layer, cone_projection_norm
+from convexnet.certificates import (
+    block_kappa,
+    certify_three_layer,
+    pattern_gradients,
+    pattern_kappa,
+)
 from convexnet.programs.three_layer import BlockSet, build_blocks
 
 __all__ = [
@@ -73,7 +78,7 @@ def block_upper_bounds(X: np.ndarray, blocks: BlockSet, lam: np.ndarray) -> np.n
     """The cheap bound ``max_k max_j ||X^T D1_{i_bj} D2_b lam_k|| >= rho_b`` of every block (B,)."""
     lam = lam.reshape(X.shape[0], -1)
     M = blocks.D1[:, blocks.member_pattern] & blocks.D2[:, blocks.member_block]  # (n, A)
-    Z = np.einsum("nd,na,nc->adc", X, M.astype(float), lam)
+    Z = pattern_gradients(X, M, lam)
     norms = np.linalg.norm(Z, axis=1).max(axis=1)  # (A,)
     out = np.zeros(blocks.n_blocks)
     np.maximum.at(out, blocks.member_block, norms)
@@ -84,12 +89,12 @@ def _member_bound(X, blocks, members, b, lam) -> float:
     """``max_{j,sigma,k} ||Proj_{K_j}(sigma X^T D1_j D2_b lam_k)|| >= rho_b`` (no coupling rows)."""
     D2 = blocks.D2[:, b].astype(float)
     best = 0.0
-    for i, s in members:
+    # The member's sign s only negates its cone, and max_{+-} ||Proj_{sK}(+-z)|| is the same
+    # for s = -1 and s = +1.
+    for i, _ in members:
         D1 = blocks.D1[:, i].astype(float)
-        A = s * (2.0 * D1 - 1.0)[:, None] * X
-        for k in range(lam.shape[1]):
-            z = X.T @ (D1 * D2 * lam[:, k])
-            best = max(best, cone_projection_norm(A, z), cone_projection_norm(A, -z))
+        Z = X.T @ ((D1 * D2)[:, None] * lam)
+        best = max(best, float(pattern_kappa(X, D1, Z, np.zeros(lam.shape[1])).max()))
     return best
 
 
