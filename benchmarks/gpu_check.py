@@ -1,4 +1,4 @@
-"""GPU check of the first-order solvers (run by hand on a CUDA machine; results in docs/benchmarks.md).
+"""GPU check of the first-order solvers (run by hand on a CUDA machine; results in docs/solvers.md).
 
 1. Correctness: the same program solved on NumPy (CPU) and on a CUDA tensor agrees.
 2. Scale: gated and exact programs at n = 100000 on the GPU (float64 and float32), with the time,
@@ -92,7 +92,8 @@ def main() -> None:
         a = run(prog, None, "float64", 20000)
         b = run(prog, "cuda", "float64", 20000)
         rel = abs(a["objective"] - b["objective"]) / abs(a["objective"])
-        results.append({"check": "cpu_vs_cuda", "gated": gated, "rel_diff": rel, "cpu": a, "cuda": b})
+        check = {"check": "cpu_vs_cuda", "gated": gated, "rel_diff": rel, "cpu": a, "cuda": b}
+        results.append(check)
         print(results[-1], flush=True)
     # 2. scale
     for gated, P in ((True, 100), (True, 1000), (False, 100), (False, 1000)):
