@@ -12,6 +12,7 @@ import pytest
 from convexnet.certificates import (
     certify_two_layer,
     coarse_kappa,
+    cone_projection,
     cone_projection_norm,
     gated_kappa,
     relu_kappa,
@@ -199,6 +200,30 @@ def test_cone_projection_norm_matches_socp():
         prob = cp.Problem(cp.Maximize(z @ u), [A @ u >= 0, cp.norm(u) <= 1])
         prob.solve(solver="CLARABEL")
         assert cone_projection_norm(A, z) == pytest.approx(prob.value, abs=1e-7)
+
+
+@pytest.mark.parametrize("n, d", [(40, 3), (3000, 8)])
+def test_cone_projection_on_a_working_set_of_rows_is_the_projection(n, d):
+    """The working-set NNLS (a chunk of the most violated rows, grown) gives the same projection
+    as one Clarabel solve over all rows, satisfies its KKT conditions, and, stopped after one
+    round, still bounds the projection's norm from above."""
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, d))
+    X[:, -1] = 1.0  # a bias column: the cones are not symmetric
+    A = np.where(X @ rng.normal(size=d) >= 0, 1.0, -1.0)[:, None] * X
+    for trial in range(3):
+        z = rng.normal(size=d) * 10.0**trial
+        u, nu, exact = cone_projection(A, z)
+        assert exact
+        v = cp.Variable(d)
+        cp.Problem(cp.Minimize(cp.sum_squares(v - z)), [A @ v >= 0]).solve(solver="CLARABEL")
+        assert np.linalg.norm(u - v.value) <= 1e-6 * np.linalg.norm(z)
+        assert np.all(nu >= 0) and np.allclose(u, z + A.T @ nu)
+        margins = A @ u
+        assert margins.min() >= -1e-10 * np.abs(A @ z).max()  # u in K
+        assert abs(nu @ margins) <= 1e-8 * np.linalg.norm(z) ** 2  # complementarity
+        u1, _, _ = cone_projection(A, z, max_rounds=1)
+        assert np.linalg.norm(u1) >= np.linalg.norm(u) - 1e-9 * np.linalg.norm(z)
 
 
 def test_kappa_bounds_are_ordered_and_exact_on_samples():

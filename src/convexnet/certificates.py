@@ -38,6 +38,7 @@ from scipy.optimize import nnls
 
 __all__ = [
     "Certificate",
+    "cone_projection",
     "cone_projection_norm",
     "relu_kappa",
     "gated_kappa",
@@ -165,21 +166,69 @@ class Certificate:
         return text
 
 
+def cone_projection(A: np.ndarray, z: np.ndarray, *, max_rounds: int = 30) -> tuple:
+    """``Proj_K(z)`` for ``K = {u : A u >= 0}`` by NNLS over a growing working set of rows.
+
+    Moreau: ``Proj_K(z) = z + A^T nu`` with ``nu = argmin_{nu >= 0} ||z + A^T nu||``. At most
+    ``d`` rows carry a multiplier (in general position), so the NNLS runs on the most violated
+    rows first (by distance to their hyperplane, a chunk of ``max(4 d, 64)``) and adds the rows
+    its result still violates, until none does. Then ``u = z + A_r^T nu_r`` is in ``K``,
+    ``u - z`` is in the polar cone and ``nu_r^T A_r u = 0`` (NNLS optimality): the KKT conditions
+    of the projection onto ``K`` itself. Returns ``(u, nu, exact)`` with ``nu`` over all rows
+    (zero off the working set); ``exact`` is False when ``max_rounds`` passed without a feasible
+    ``u`` (``||u||`` still bounds ``||Proj_K(z)||`` from above: fewer rows, a larger cone).
+    """
+    n, d = A.shape
+    z = np.asarray(z, dtype=float)
+    nu = np.zeros(n)
+    margins = A @ z
+    scale = max(float(np.abs(margins).max(initial=0.0)), 1e-300)
+    if margins.min(initial=0.0) >= -1e-12 * scale:  # z is in K (up to rounding)
+        return z.copy(), nu, True
+    row_norms = np.maximum(np.linalg.norm(A, axis=1), 1e-300)
+    chunk = max(4 * d, 64)
+
+    def most_violated(candidates, values):
+        order = np.argsort(values[candidates] / row_norms[candidates])
+        return candidates[order[:chunk]]
+
+    rows = most_violated(np.flatnonzero(margins <= 1e-8 * scale), margins)
+    for attempt in range(max_rounds):
+        Ar = A[rows]
+        nu_r, _ = nnls(Ar.T, -z, maxiter=50 * rows.size + 100)
+        u = z + Ar.T @ nu_r
+        values = A @ u
+        bad = np.flatnonzero(values < -1e-12 * scale)
+        if bad.size == 0:
+            nu[rows] = nu_r
+            return u, nu, True
+        if attempt == max_rounds - 1:
+            break
+        rows = np.union1d(rows, most_violated(bad, values))
+    nu[rows] = nu_r
+    return u, nu, False
+
+
 def cone_projection_norm(A: np.ndarray, z: np.ndarray) -> float:
     """``||Proj_K(z)||`` for the polyhedral cone ``K = {u : A u >= 0}``.
 
     By Moreau's decomposition ``z = Proj_K(z) + Proj_{K°}(z)`` with the polar cone
     ``K° = {-A^T mu : mu >= 0}``; the polar part solves the non-negative least-squares problem
-    ``min_{mu >= 0} ||A^T mu + z||``. Equals ``max_{u in K, ||u|| <= 1} z^T u``.
+    ``min_{mu >= 0} ||A^T mu + z||``. Equals ``max_{u in K, ||u|| <= 1} z^T u``. Solved over a
+    working set of rows (:func:`cone_projection`), then over all rows if that did not settle.
     """
     if not np.any(z):
         return 0.0
     try:
+        u, _, exact = cone_projection(A, z)
+        if exact:
+            return float(np.linalg.norm(u))
+        bound = float(np.linalg.norm(u))
         mu, _ = nnls(A.T, -z, maxiter=50 * A.shape[0] + 100)
     except RuntimeError:  # NNLS iteration limit: ||z|| is a valid (gated) upper bound
         return float(np.linalg.norm(z))
     # Any mu >= 0 gives ||z + A^T mu|| >= ||Proj_K(z)||, so an inexact NNLS errs on the safe side.
-    return float(np.linalg.norm(z + A.T @ mu))
+    return min(bound, float(np.linalg.norm(z + A.T @ mu)))
 
 
 def pattern_kappa(X: np.ndarray, d: np.ndarray, Z: np.ndarray, floor: np.ndarray) -> np.ndarray:

@@ -487,29 +487,15 @@ def project_onto_cones(X: np.ndarray, S: np.ndarray, Z: np.ndarray) -> np.ndarra
     grown until every row holds). Makes the augmented Lagrangian's last iterate exactly feasible,
     so the network that recovery builds is the convex solution.
     """
-    from scipy.optimize import nnls
+    from convexnet.certificates import cone_projection
 
     Z = np.array(Z, dtype=float, copy=True)
     d, c, Q = Z.shape
     for q in range(Q):
         A = S[:, q][:, None] * X
         for k in range(c):
-            z = Z[:, k, q]
-            if not np.any(z):
-                continue
-            margins = A @ z
-            scale = max(float(np.abs(margins).max()), 1e-300)
-            if margins.min() >= -1e-12 * scale:  # feasible up to rounding
-                continue
-            rows = np.flatnonzero(margins <= 1e-8 * scale)
-            for _ in range(20):
-                nu, _ = nnls(A[rows].T, -z, maxiter=50 * len(rows) + 100)
-                u = z + A[rows].T @ nu
-                bad = np.flatnonzero(A @ u < -1e-12 * scale)
-                if bad.size == 0:
-                    break
-                rows = np.union1d(rows, bad)
-            Z[:, k, q] = u
+            if np.any(Z[:, k, q]):
+                Z[:, k, q] = cone_projection(A, Z[:, k, q])[0]
     return Z
 
 
@@ -546,7 +532,7 @@ def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
     if program.loss.name == "squared":
         out = _barrier_polish(program, Z, support)
         if out is not None:
-            return out
+            return out[0]
     sub = TwoLayerProgram(
         program.X,
         program.Y,
@@ -585,7 +571,7 @@ def _barrier_polish_and_price(
         size = program.n_samples * 2 * support.size * program.n_features
         if support.size == 0 or size > BARRIER_MAX_SIZE:
             return best
-        out = _barrier_polish(program, Z if best is None else best[0], support)
+        out = _barrier_polish(program, Z, support)
         if out is None:
             return best
         polished, mult = out
@@ -602,10 +588,10 @@ def _priced_out(program, Z: np.ndarray, support: np.ndarray, mult: np.ndarray, m
 
     Per group outside: the multiplier bound ``||X^T (M_q lam + S_q mu_q)||`` with the augmented
     Lagrangian's ``mu`` first (one product for all groups), then the exact cone projection (NNLS,
-    :func:`convexnet.certificates.cone_projection_norm`'s problem) only where that exceeds
-    ``alpha``. Returns the patterns to add and ``mult`` completed with the multipliers used.
+    :func:`convexnet.certificates.cone_projection`) only where that exceeds ``alpha``. Returns
+    the patterns to add and ``mult`` completed with the multipliers used.
     """
-    from scipy.optimize import nnls
+    from convexnet.certificates import cone_projection
 
     X, alpha = program.X, float(program.alpha)
     n = program.n_samples
@@ -628,12 +614,12 @@ def _priced_out(program, Z: np.ndarray, support: np.ndarray, mult: np.ndarray, m
         A = S[:, q][:, None] * X
         g = X.T @ (M[:, q] * lam[:, col])
         try:
-            nu, _ = nnls(A.T, -g, maxiter=50 * n + 100)
+            u, nu, _ = cone_projection(A, g)
         except RuntimeError:
             extra.add(q % P)
             continue
         mult[:, col, q] = nu
-        if np.linalg.norm(g + A.T @ nu) > alpha * (1 + 1e-9):
+        if np.linalg.norm(u) > alpha * (1 + 1e-9):
             extra.add(q % P)
     return np.asarray(sorted(extra), dtype=int), mult
 
@@ -644,7 +630,8 @@ def _barrier_polish(program, Z: np.ndarray, support: np.ndarray):
     Starts every group ``V_i``, ``W_i`` of the support at its pattern's generator (strictly
     inside the cone when no sample lies on the generator's hyperplane), scaled to the iterate's
     typical group norm. Returns ``(Z, multipliers)`` (full shapes, zero off the support) or
-    ``None`` when a generator is not strictly inside or the barrier fails.
+    ``None`` when a generator is not strictly inside or the barrier fails. (Starting instead
+    from an earlier polish, near the cones' boundaries, took more Newton steps than this.)
     """
     from convexnet.solvers.barrier import barrier_on_support
 
