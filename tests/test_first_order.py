@@ -311,3 +311,21 @@ def test_exact_solver_polishes_by_barrier_and_matches_clarabel(seed):
     assert ours.info["violation"] <= 1e-12
     assert ours.info["dual"] <= ref.objective * (1 + 1e-9)
     assert abs(ours.info["primal"] - ref.objective) <= 1e-6 * ref.objective
+
+
+def test_barrier_newton_solve_survives_a_numerically_indefinite_system():
+    """The barrier's Newton matrix can lose definiteness to rounding (weights 1/m^2 of rows on
+    the boundary): the regularised solve then still returns a descent direction."""
+    from convexnet.solvers.barrier import _regularised_solve
+
+    rng = np.random.default_rng(0)
+    B = rng.normal(size=(30, 5))
+    H = B @ B.T * 1e16  # rank 5 of 30, scaled like near-boundary barrier weights
+    H[np.diag_indices(30)] -= 1e-3  # rounding: slightly indefinite
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(H)
+    b = rng.normal(size=30)
+    x = _regularised_solve(H, b)
+    assert np.all(np.isfinite(x)) and b @ x > 0
+    x_pd = _regularised_solve(np.eye(30) + B @ B.T, b)  # a definite system: the exact solve
+    assert np.allclose((np.eye(30) + B @ B.T) @ x_pd, b)

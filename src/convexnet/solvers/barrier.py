@@ -43,12 +43,15 @@ def barrier_on_support(
     rel_gap: float = 1e-8,
     mu: float = 10.0,
     max_newton: int = 300,
+    t0: float | None = None,
 ):
     """Barrier solve over the patterns ``D`` (``n x k`` 0/1 masks): groups ``V_i`` and ``W_i``.
 
     ``start`` (``d x 2k``, ``[V, W]``) must be strictly inside every cone
     (``S_i X start > 0``), e.g. the patterns' generators. Stops when the barrier's bound on the
-    suboptimality is at most ``rel_gap`` times the objective. Returns ``(Z, info)`` with ``Z`` of
+    suboptimality is at most ``rel_gap`` times the objective. ``t0`` is the first barrier
+    parameter (default ``degree / |f(start)|``); a start near a central point of a related
+    program (a warm start) may take a larger one. Returns ``(Z, info)`` with ``Z`` of
     shape ``(d, 2k)`` (``info["multipliers"]``, ``n x 2k``: the cone rows' multipliers), or
     ``None`` when the start is not strictly feasible or Newton's method
     fails.
@@ -69,26 +72,23 @@ def barrier_on_support(
         return None
     F = (Df[:, :, None] * X[:, None, :]).reshape(n, k * d)
     K = F.T @ F
-    XX = (X[:, :, None] * X[:, None, :]).reshape(n, d * d)  # rows x_j x_j^T, flattened
+    upper = np.triu_indices(d)
+    XX = X[:, upper[0]] * X[:, upper[1]]  # rows: the upper triangle of x_j x_j^T
     Fty = F.T @ y
     yy = float(y @ y)
     norms = np.linalg.norm(z, axis=0)
-    s = 2.0 * norms + 1e-3 * max(float(norms.max()), 1e-300)
 
     def objective(z, s):
         a = (z[:, :k] - z[:, k:]).T.reshape(-1)
         return 0.5 * float(a @ K @ a) - float(Fty @ a) + 0.5 * yy + alpha * float(s.sum())
 
-    def barrier(z, s):
-        m = S * (X @ z)
-        u = s * s - np.sum(z * z, axis=0)
-        if np.any(m <= 0) or np.any(u <= 0) or np.any(s <= 0):
-            return np.inf
-        return -float(np.sum(np.log(m))) - float(np.sum(np.log(u)))
-
     degree = n * G + 2 * G
+    s = 2.0 * norms + 1e-3 * max(float(norms.max()), 1e-300)
     f = objective(z, s)
-    t = degree / max(abs(f), 1e-300)
+    t = degree / max(abs(f), 1e-300) if t0 is None else float(t0)
+    # Each s_q at its centre given z_q: argmin t alpha s - log(s^2 - r^2) is
+    # s = (1 + sqrt(1 + (t alpha r)^2)) / (t alpha), just above r = ||z_q|| when t alpha r >> 1.
+    s = np.maximum((1.0 + np.sqrt(1.0 + (t * alpha * norms) ** 2)) / (t * alpha), 1e-300)
     newton = 0
     eye = np.eye(d)
     while True:
@@ -107,7 +107,9 @@ def barrier_on_support(
             gz += 2.0 * z / u
             gs = t * alpha - 2.0 * s / u
             W = 1.0 / (m * m)  # (n, G)
-            B = (W.T @ XX).reshape(G, d, d)  # X^T diag(W_q) X for every group: one product
+            # X^T diag(W_q) X for every group: one product over the upper triangles.
+            B = np.empty((G, d, d))
+            B[:, upper[0], upper[1]] = B[:, upper[1], upper[0]] = W.T @ XX
             hss = -2.0 / u + 4.0 * s * s / (u * u)  # > 0 inside the cone
             hzs = -4.0 * s * z / u**2  # (d, G)
             B += (2.0 / u)[:, None, None] * eye
@@ -129,7 +131,7 @@ def barrier_on_support(
                 H = t * K
                 for i in range(k):
                     H[i * d : (i + 1) * d, i * d : (i + 1) * d] += Cinv[i]
-                da = cho_solve(cho_factor(H), rhs.reshape(-1)).reshape(k, d)  # (k, d)
+                da = _regularised_solve(H, rhs.reshape(-1)).reshape(k, d)  # (k, d)
                 rest = r[:, :k].T + r[:, k:].T - np.einsum("gde,ge->gd", Bv, da)
                 dw = np.linalg.solve(E, rest[:, :, None])[:, :, 0]
             except (LinAlgError, np.linalg.LinAlgError):
@@ -144,21 +146,26 @@ def barrier_on_support(
             # Self-concordance: a Newton decrement below one keeps the full step feasible and
             # converges quadratically; the Armijo test, whose values grow like t, is only
             # needed (and only reliable) far from the centre.
+            # The cone margins move linearly: one product X dz serves every trial step.
+            dm = S * (X @ dz)
+            step = (m, dm, z, dz, s, ds)
             eta = 1.0
             if decrement > 0.25:
-                phi = t * objective(z, s) + barrier(z, s)
+                phi = t * objective(z, s) + _barrier_along(step, 0.0)
                 while eta > 1e-12:
                     zn, sn = z + eta * dz, s + eta * ds
-                    b = barrier(zn, sn)
+                    b = _barrier_along(step, eta)
                     if np.isfinite(b) and t * objective(zn, sn) + b <= phi - 0.25 * eta * decrement:
                         break
                     eta *= 0.5
                 else:
                     break
-            else:
-                zn, sn = z + dz, s + ds
-                if not np.isfinite(barrier(zn, sn)):
-                    return None
+            else:  # a rounding-perturbed step may still leave the domain: halve it back in
+                while not np.isfinite(_barrier_along(step, eta, logs=False)):
+                    eta *= 0.5
+                    if eta < 1e-12:
+                        return None
+                zn, sn = z + eta * dz, s + eta * ds
             z, s = zn, sn
             # Centred enough, or at the rounding floor (no more quadratic convergence).
             if decrement <= 1e-6 or (decrement < 1e-2 and decrement > 0.5 * previous):
@@ -175,3 +182,34 @@ def barrier_on_support(
             mult = 1.0 / (t * (S * (X @ z)))
             return z, {"newton_steps": newton, "t": t, "objective": f, "multipliers": mult}
         t *= mu
+
+
+def _barrier_along(step: tuple, eta: float, logs: bool = True) -> float:
+    """The log barrier at ``(z + eta dz, s + eta ds)`` (``inf`` outside its domain), from the
+    margins ``m`` and their change ``dm = S X dz``; ``logs=False`` tests the domain only."""
+    m, dm, z, dz, s, ds = step
+    mt = m + eta * dm
+    st = s + eta * ds
+    ut = st * st - np.sum((z + eta * dz) ** 2, axis=0)
+    if np.any(mt <= 0) or np.any(ut <= 0) or np.any(st <= 0):
+        return np.inf
+    return -float(np.sum(np.log(mt))) - float(np.sum(np.log(ut))) if logs else 0.0
+
+
+def _regularised_solve(H: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``H^{-1} b`` by Cholesky; when rounding has made ``H`` numerically indefinite (barrier
+    weights ``1 / m^2`` of near-active rows reach 1e16 and more), by Cholesky of
+    ``H + delta I`` with ``delta`` from ``1e-12`` of the largest diagonal entry up: a direction of
+    descent still, which the line search and the next centring step correct."""
+    try:
+        return cho_solve(cho_factor(H), b)
+    except (LinAlgError, np.linalg.LinAlgError):
+        pass
+    top = max(float(np.max(np.abs(np.diag(H)))), 1e-300)
+    eye = np.eye(H.shape[0])
+    for power in range(-12, -3, 2):
+        try:
+            return cho_solve(cho_factor(H + top * 10.0**power * eye), b)
+        except (LinAlgError, np.linalg.LinAlgError):
+            continue
+    raise LinAlgError("the barrier's Newton system is not positive definite")
