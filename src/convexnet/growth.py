@@ -557,6 +557,7 @@ def grow_patterns(
     max_new: int = MAX_NEW_PER_ROUND,
     time_limit: float | None = None,
     warm_start: bool = True,
+    drop_inactive: bool = True,
     random_state=None,
     verbose: bool = False,
 ) -> GrowthResult:
@@ -569,7 +570,10 @@ def grow_patterns(
        (``warm``: the last solution placed on the new set) to the relative gap ``solve_tol``
        and certifies it over that set.
     3. :func:`price_patterns` at ``lam = -grad loss(yhat)``; the ``max_new`` most violated
-       patterns join the working set (none leaves, so objectives never increase).
+       patterns join the working set. With ``drop_inactive`` the patterns whose groups are
+       zero in the last solution leave it (that solution stays feasible, so objectives never
+       increase; a dropped pattern that is needed again is priced back in): smaller working
+       sets, and fewer groups for the barrier to shrink to zero.
     4. Two phases: first loose (``solve_tol = LOOSE_TOL``, violation ``LOOSE_RTOL``); once
        that finds no violator, tight (``tol``, ``rtol``); the switch re-solves only when the
        loose solve's certified gap is above ``tol`` (otherwise the same solution is priced
@@ -652,9 +656,10 @@ def grow_patterns(
         if time_limit is not None and time.perf_counter() - start > time_limit:
             reason = "time limit reached"
             break
+        keep = active if drop_inactive else np.ones(working.n_patterns, dtype=bool)
         working = ActivationPatterns(
-            np.concatenate([working.D, priced.patterns.D], axis=1),
-            np.concatenate([working.generators, priced.patterns.generators], axis=1),
+            np.concatenate([working.D[:, keep], priced.patterns.D], axis=1),
+            np.concatenate([working.generators[:, keep], priced.patterns.generators], axis=1),
             False,
             "grown",
         )

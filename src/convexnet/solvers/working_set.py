@@ -80,11 +80,18 @@ def barrier_applies(program: TwoLayerProgram) -> bool:
 def _spd_inverse(B: np.ndarray) -> np.ndarray:
     """Inverses of the symmetric positive (semi)definite blocks ``B`` (``(G, d, d)``).
 
-    By eigendecomposition, with the eigenvalues clipped at ``1e-15`` of each block's largest:
+    By Cholesky factors, or where one fails by eigendecomposition with the eigenvalues clipped
+    at ``1e-15`` of each block's largest:
     near the end of the path the rows at a face of their cone weigh ``1e18`` and more, and
     ``X^T diag(w) X`` is then singular in floating point.
     """
     B = 0.5 * (B + np.transpose(B, (0, 2, 1)))
+    try:  # the common case, about 5x cheaper than the eigendecomposition
+        Li = np.linalg.inv(np.linalg.cholesky(B))
+        if np.all(np.isfinite(Li)):
+            return np.matmul(np.transpose(Li, (0, 2, 1)), Li)
+    except np.linalg.LinAlgError:
+        pass
     w, Q = np.linalg.eigh(B)
     w = np.maximum(w, 1e-15 * np.maximum(w.max(axis=1, keepdims=True), 1e-300))
     return np.matmul(Q / w[:, None, :], np.transpose(Q, (0, 2, 1)))
