@@ -378,14 +378,16 @@ def central_generators(
 
 
 def _start_scale(program: TwoLayerProgram, col: int, gen: np.ndarray, warm) -> float:
-    """The common norm of the starting groups: the warm start's typical group norm, else the
-    norm at which one group alone would fit ``y``'s scale."""
+    """The common norm of the starting groups: the warm start's median active group norm, else
+    the norm at which one group alone would fit ``y``'s scale."""
     if warm is not None and warm.W is not None and warm.V.shape[0] == program.n_patterns:
         norms = np.r_[
             np.linalg.norm(warm.V[:, :, col], axis=1), np.linalg.norm(warm.W[:, :, col], axis=1)
         ]
-        if np.any(norms > 0):
-            return float(np.median(norms[norms > 0]))
+        # Active groups only: an interior-point solution's zero groups are tiny, not zero.
+        active = norms > 1e-3 * float(norms.max(initial=0.0))
+        if np.any(active) and norms.max() > 0:
+            return float(np.median(norms[active]))
     image = np.abs(program.X @ gen) * program.D
     reach = float(np.linalg.norm(image, axis=0).max(initial=0.0))
     target = float(np.linalg.norm(program.Y[:, col]))
