@@ -170,3 +170,22 @@ def test_bad_pattern_mode_is_refused():
     X, y = _teacher(8, 20, 2)
     with pytest.raises(ValueError, match="grow"):
         ConvexReLURegressor(activation_patterns="grown").fit(X, y)
+
+
+def test_switch_to_the_tight_phase_reuses_a_loose_solve_already_within_tol():
+    X, y = _teacher(4, 40, 2)
+    Xa, loss = _augment(X), get_loss("squared")
+    calls = []
+
+    def solve(patterns, warm, tol):
+        calls.append(tol)
+        return train_two_layer(Xa, y, loss, 0.3, patterns, tol=tol, prove=False)
+
+    growth = grow_patterns(Xa, y, loss, 0.3, solve, tol=1e-6, random_state=0)
+    history = growth.history
+    assert len(calls) == sum(h["solved"] for h in history)
+    for before, after in zip(history, history[1:]):
+        if not after["solved"]:  # a reused solve: the loose phase ended within tol
+            assert not before["final_phase"] and before["added"] == 0
+            assert before["relative_gap"] <= 1e-6 and after["final_phase"]
+    assert growth.converged and growth.fit.certificate.relative_gap <= 1e-6

@@ -557,6 +557,7 @@ def grow_patterns(
     max_new: int = MAX_NEW_PER_ROUND,
     time_limit: float | None = None,
     warm_start: bool = True,
+    drop_inactive: bool = True,
     random_state=None,
     verbose: bool = False,
 ) -> GrowthResult:
@@ -569,10 +570,15 @@ def grow_patterns(
        (``warm``: the last solution placed on the new set) to the relative gap ``solve_tol``
        and certifies it over that set.
     3. :func:`price_patterns` at ``lam = -grad loss(yhat)``; the ``max_new`` most violated
-       patterns join the working set (none leaves, so objectives never increase).
+       patterns join the working set. With ``drop_inactive`` the patterns whose groups are
+       zero in the last solution leave it (that solution stays feasible, so objectives never
+       increase; a dropped pattern that is needed again is priced back in): smaller working
+       sets, and fewer groups for the barrier to shrink to zero.
     4. Two phases: first loose (``solve_tol = LOOSE_TOL``, violation ``LOOSE_RTOL``); once
-       that finds no violator, tight (``tol``, ``rtol``). Stop when the tight phase finds none,
-       after ``max_rounds`` rounds, or past ``time_limit`` seconds.
+       that finds no violator, tight (``tol``, ``rtol``); the switch re-solves only when the
+       loose solve's certified gap is above ``tol`` (otherwise the same solution is priced
+       at ``rtol``; ``history[i]["solved"]`` says which rounds solved). Stop when the tight
+       phase finds none, after ``max_rounds`` rounds, or past ``time_limit`` seconds.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(_seed_int(random_state))
@@ -590,14 +596,19 @@ def grow_patterns(
     working = working.without_zero_pattern()  # the programs drop it (it adds D X u = 0)
     history, fit, solved, reason = [], None, None, "max_rounds reached"
     final = tol >= LOOSE_TOL
+    reuse = False  # the last solve already meets the tight tol: price again without re-solving
+    caught: list = []
     for rnd in range(max_rounds):
         t = time.perf_counter()
-        warm_solution = None
-        if fit is not None:
-            warm_solution = _solution_on(fit.solution, solved, working)
-        with warnings.catch_warnings(record=True) as caught:  # only the last round's count
-            warnings.simplefilter("always")
-            fit, solved = solve(working, warm_solution, tol if final else LOOSE_TOL), working
+        did_solve = not reuse
+        if did_solve:
+            warm_solution = None
+            if fit is not None:
+                warm_solution = _solution_on(fit.solution, solved, working)
+            with warnings.catch_warnings(record=True) as caught:  # only the last round's count
+                warnings.simplefilter("always")
+                fit, solved = solve(working, warm_solution, tol if final else LOOSE_TOL), working
+        reuse = False
         lam = loss.dual_point(fit.network.predict(X).reshape(Y2.shape), Y2)
         active = _active(fit.solution)
         priced = price_patterns(
@@ -622,6 +633,7 @@ def grow_patterns(
             "relative_gap": float(fit.certificate.relative_gap),
             "max_violation": float(priced.best_value / alpha - 1.0),
             "added": priced.patterns.n_patterns,
+            "solved": did_solve,
             "candidates": priced.n_candidates,
             "seconds": time.perf_counter() - t,
         }
@@ -637,13 +649,17 @@ def grow_patterns(
                 reason = "no violating pattern found"
                 break
             final = True  # re-solve at tol and price at rtol, over the same patterns
+            # ... unless the loose solve is already certified to tol (Clarabel's first
+            # tolerance is tol / 100 of LOOSE_TOL, which often gets there): price it again.
+            reuse = bool(fit.certificate.relative_gap <= tol)
             continue
         if time_limit is not None and time.perf_counter() - start > time_limit:
             reason = "time limit reached"
             break
+        keep = active if drop_inactive else np.ones(working.n_patterns, dtype=bool)
         working = ActivationPatterns(
-            np.concatenate([working.D, priced.patterns.D], axis=1),
-            np.concatenate([working.generators, priced.patterns.generators], axis=1),
+            np.concatenate([working.D[:, keep], priced.patterns.D], axis=1),
+            np.concatenate([working.generators[:, keep], priced.patterns.generators], axis=1),
             False,
             "grown",
         )

@@ -23,6 +23,11 @@ from convexnet.solvers.first_order import (
     first_order_memory,
     solve_two_layer_first_order,
 )
+from convexnet.solvers.working_set import (
+    BARRIER_LOSSES,
+    barrier_applies,
+    solve_two_layer_barrier,
+)
 
 __all__ = [
     "TwoLayerFit",
@@ -38,6 +43,8 @@ AUTO_ENUMERATION_LIMIT = 512
 #: ``activation_patterns="sample"`` draws this many Gaussian gates.
 DEFAULT_N_SAMPLES = 100
 PATTERN_MODES = ("auto", "grow", "enumerate", "sample")
+#: ``ActivationPatterns.method`` of the working sets of :mod:`convexnet.growth`.
+GROWN_METHOD = "grown"
 #: ``solver="auto"`` switches to the first-order solvers when ``n * n_variables`` exceeds these.
 #: Gated: below 2e5 Clarabel takes about a second or less, above it FISTA wins by 10x-300x
 #: (docs/benchmarks.md). Exact: the augmented Lagrangian is only about as fast as Clarabel at
@@ -125,13 +132,21 @@ def choose_patterns(X: np.ndarray, activation_patterns, random_state) -> object:
     return _patterns.enumerate_patterns(X)
 
 
-def resolve_two_layer_solver(solver, program: TwoLayerProgram) -> list[str]:
+def resolve_two_layer_solver(
+    solver, program: TwoLayerProgram, *, working_set: bool = False
+) -> list[str]:
     """The solvers to try, in order, for ``solver`` on ``program``.
 
     ``"auto"``: the first-order solver (``"fista"`` for gated programs, ``"auglag"`` for exact
     ones) when ``n * n_variables`` exceeds ``AUTO_FIRST_ORDER_*`` and the program is regularised,
-    else Clarabel then SCS. ``"fista"``/``"auglag"``: the first-order solvers (FISTA needs a
-    program without cones). Any other name: that CVXPY solver.
+    else Clarabel then SCS; with ``working_set`` (the working sets of column generation,
+    :mod:`convexnet.growth`) the dense barrier comes first when it applies (exact regularised
+    program, squared or logistic loss, Newton system of at most ``BARRIER_MAX_BLOCK``).
+    ``"barrier"``: the dense barrier of
+    :mod:`convexnet.solvers.working_set` (exact regularised program, squared or logistic loss),
+    then Clarabel and SCS if it fails or its certified gap stays above ``tol``.
+    ``"fista"``/``"auglag"``: the first-order solvers (FISTA needs a program without cones).
+    Any other name: that CVXPY solver.
     """
     if not isinstance(solver, str):
         raise TypeError(f"solver must be a string, got {type(solver).__name__}.")
@@ -141,7 +156,16 @@ def resolve_two_layer_solver(solver, program: TwoLayerProgram) -> list[str]:
         limit = AUTO_FIRST_ORDER_GATED if program.gated else AUTO_FIRST_ORDER_EXACT
         if not program.interpolate and size > limit:
             return ["fista" if program.gated else "auglag"]
+        if working_set and barrier_applies(program):
+            return ["barrier", "CLARABEL", "SCS"]
         return ["CLARABEL", "SCS"]
+    if name == "barrier":
+        if program.gated or program.interpolate or program.loss.name not in BARRIER_LOSSES:
+            raise ValueError(
+                "solver='barrier' handles the regularised exact ReLU program with the "
+                f"{' or '.join(BARRIER_LOSSES)} loss only; use solver='auto' or 'CLARABEL'."
+            )
+        return ["barrier", "CLARABEL", "SCS"]
     if name in FIRST_ORDER_METHODS:
         if program.interpolate:
             raise ValueError(
@@ -320,11 +344,19 @@ def train_two_layer(
     first-order solvers of :mod:`convexnet.solvers.first_order` instead, on ``device`` (``None``
     for NumPy, ``"cpu"``/``"cuda"`` for PyTorch) in ``dtype``, warm-started from ``warm_start``.
     ``max_iter=None`` takes each solver's default (200 interior-point, 10000 first-order steps).
+
+    ``solver="barrier"``, and ``"auto"`` on the working sets of column generation
+    (``patterns.method == "grown"``, :mod:`convexnet.growth`), try the dense log-barrier method
+    of :mod:`convexnet.solvers.working_set` first (exact regularised program, squared or
+    logistic loss; its first tolerance as above, its start scaled to ``warm_start``'s group
+    norms), certify its result exactly like the conic solvers' and fall back to Clarabel then
+    SCS if it fails or stays above ``tol``.
     """
     program = TwoLayerProgram(
         X, Y, patterns.D, patterns.generators, loss, alpha, gated=gated, interpolate=interpolate
     )
-    candidates = resolve_two_layer_solver(solver, program)
+    working_set = getattr(patterns, "method", None) == GROWN_METHOD
+    candidates = resolve_two_layer_solver(solver, program, working_set=working_set)
     if device is not None and candidates[0] not in FIRST_ORDER_METHODS:
         raise ValueError(
             f"device={device!r} needs a first-order solver (solver='fista' or 'auglag'); the "
@@ -347,15 +379,27 @@ def train_two_layer(
         status = _status(solution, best[2], tol, stacklevel=4)
     else:
         conic_iter = 200 if max_iter is None else max_iter
-        best, status = solve_until_certified(
-            candidates,
-            lambda name, solver_tol: solve_two_layer_conic(
+
+        def solve(name, solver_tol):
+            if name == "barrier":
+                solution = solve_two_layer_barrier(program, tol=solver_tol, warm_start=warm_start)
+                if verbose:
+                    print(
+                        f"[convexnet] barrier: {solution.status} in {solution.solve_time:.2f} s "
+                        f"({solution.iterations} Newton steps) {solution.info.get('reason', '')}"
+                    )
+                return solution
+            return solve_two_layer_conic(
                 program,
                 solver=name,
                 tol=solver_tol,
                 max_iter=100 * conic_iter if name == "SCS" else conic_iter,
                 verbose=verbose,
-            ),
+            )
+
+        best, status = solve_until_certified(
+            candidates,
+            solve,
             lambda solution: _recover_and_certify(program, solution, patterns, interpolate),
             tol=tol,
             initial_tol=lambda name: min(1e-8, tol * 1e-2),

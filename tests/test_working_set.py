@@ -1,0 +1,109 @@
+"""The dense barrier for small exact programs (convexnet.solvers.working_set; issue 6).
+
+Checked against Clarabel on the same program (same patterns), and through the trainer, whose
+certificate and fallback must not depend on the barrier being right.
+"""
+
+import numpy as np
+import pytest
+
+from convexnet.growth import hyperplane_generators
+from convexnet.losses import get_loss
+from convexnet.patterns import ActivationPatterns, patterns_from_generators, sample_patterns
+from convexnet.programs.two_layer import TwoLayerProgram
+from convexnet.solvers.conic import solve_two_layer_conic
+from convexnet.solvers.working_set import (
+    BarrierFailure,
+    barrier_two_layer,
+    central_generators,
+    solve_two_layer_barrier,
+)
+from convexnet.training import train_two_layer
+
+
+def _data(task, seed=0, n=60, d=3, n_patterns=10):
+    rng = np.random.default_rng(seed)
+    X = np.hstack([rng.standard_normal((n, d)), np.ones((n, 1))])
+    y = np.maximum(X @ rng.standard_normal((d + 1, 3)), 0) @ np.array([1.0, -1.0, 0.5])
+    y = y + 0.1 * rng.standard_normal(n)
+    Y = (y if task == "squared" else np.sign(y - np.median(y)))[:, None]
+    pat = sample_patterns(X, n_patterns, random_state=seed)
+    loss = get_loss(task)
+    lam0 = loss.dual_point(np.zeros_like(Y), Y)
+    alpha = 0.1 * float(np.linalg.norm(X.T @ (pat.D * lam0), axis=0).max())
+    return X, Y, pat, loss, alpha
+
+
+@pytest.mark.parametrize("task", ["squared", "logistic"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_barrier_matches_clarabel_on_the_same_patterns(task, seed):
+    X, Y, pat, loss, alpha = _data(task, seed)
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    ours = solve_two_layer_barrier(program, tol=1e-10)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10)
+    assert ours.status == "optimal" and ours.solver == "barrier"
+    assert ours.objective == pytest.approx(ref.objective, rel=1e-6)
+    assert program.cone_violation(ours.V, ours.W) == 0.0  # strictly inside the cones
+    mult = ours.info["multipliers"]
+    assert mult.shape == (len(X), 1, 2 * program.n_patterns) and np.all(mult > 0)
+
+
+@pytest.mark.parametrize("task", ["squared", "logistic"])
+def test_trainer_certifies_the_barrier_solution(task):
+    X, Y, pat, loss, alpha = _data(task, 2)
+    fit = train_two_layer(X, Y, loss, alpha, pat, solver="barrier", tol=1e-7, prove=False)
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10).objective
+    assert fit.solution.solver == "barrier" and fit.status == "optimal"
+    assert fit.certificate.relative_gap <= 1e-7
+    assert fit.objective == pytest.approx(ref, rel=1e-6)
+    assert fit.certificate.dual <= ref + 1e-9
+
+
+def test_multi_output_squared_loss():
+    X, Y, pat, loss, alpha = _data("squared", 3)
+    Y2 = np.hstack([Y, -0.5 * Y + 0.1])
+    program = TwoLayerProgram(X, Y2, pat.D, pat.generators, loss, alpha)
+    ours = solve_two_layer_barrier(program, tol=1e-10)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10)
+    assert ours.objective == pytest.approx(ref.objective, rel=1e-6)
+
+
+def test_bad_start_fails_and_the_trainer_falls_back_to_clarabel():
+    X, Y, pat, loss, alpha = _data("squared", 4)
+    with pytest.raises(BarrierFailure, match="strictly inside"):
+        barrier_two_layer(X, Y[:, 0], pat.D, alpha, -np.hstack([pat.generators] * 2))
+    # Generators on the wrong side of their patterns: the barrier cannot start, Clarabel solves.
+    wrong = ActivationPatterns(pat.D, -pat.generators, False, "sampled")
+    program = TwoLayerProgram(X, Y, wrong.D, wrong.generators, loss, alpha)
+    assert solve_two_layer_barrier(program).status == "failed"
+    fit = train_two_layer(X, Y, loss, alpha, wrong, solver="barrier", tol=1e-6, prove=False)
+    assert fit.solution.solver == "CLARABEL" and fit.status == "optimal"
+
+
+def test_barrier_refuses_programs_it_does_not_solve():
+    X, Y, pat, loss, alpha = _data("squared", 5)
+    with pytest.raises(ValueError, match="barrier"):
+        train_two_layer(X, Y, loss, alpha, pat, gated=True, solver="barrier")
+    with pytest.raises(ValueError, match="barrier"):
+        train_two_layer(X, Y, loss, alpha, pat, interpolate=True, solver="barrier")
+    onehot = np.eye(2)[(Y[:, 0] > np.median(Y)).astype(int)]
+    with pytest.raises(ValueError, match="barrier"):
+        train_two_layer(X, onehot, get_loss("cross_entropy"), alpha, pat, solver="barrier")
+    gated = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha, gated=True)
+    assert solve_two_layer_barrier(gated).status == "failed"
+
+
+def test_central_generators_keep_the_patterns_and_widen_small_margins():
+    X, Y, pat, loss, alpha = _data("squared", 6, n=200)
+    # Hyperplanes through data points: relative margins of about 1e-7 (nudged off the points).
+    hyper = patterns_from_generators(X, hyperplane_generators(X, 5, np.random.default_rng(0)))
+    G = central_generators(X, hyper.D, hyper.generators)
+    assert np.array_equal(X @ G >= 0, hyper.D)
+
+    def margins(G):
+        rel = (2 * hyper.D - 1) * (X @ G) / np.linalg.norm(G, axis=0)
+        return (rel / np.linalg.norm(X, axis=1)[:, None]).min(axis=0)
+
+    assert margins(hyper.generators).min() < 1e-5
+    assert np.all(margins(G) > 100 * margins(hyper.generators))
