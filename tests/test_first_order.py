@@ -281,25 +281,6 @@ def _planted(n, d, n_patterns, frac, seed=0):
     return TwoLayerProgram(X, y[:, None], pat.D, pat.generators, get_loss("squared"), alpha)
 
 
-def test_barrier_on_support_matches_clarabel_on_the_restricted_program():
-    from convexnet.solvers.barrier import barrier_on_support
-
-    program = _planted(150, 5, 10, 0.1)
-    k = program.n_patterns
-    gen = program.generators / np.linalg.norm(program.generators, axis=0)
-    Z, info = barrier_on_support(
-        program.X, program.Y[:, 0], program.D, program.alpha, np.hstack([gen, gen])
-    )
-    S = 2.0 * program.D - 1.0
-    assert np.min(S * (program.X @ Z[:, :k])) > 0 and np.min(S * (program.X @ Z[:, k:])) > 0
-    ours = program.objective(Z[:, None, :k].transpose(2, 0, 1), Z[:, None, k:].transpose(2, 0, 1))
-    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10)
-    # The barrier's own objective uses the norm bounds s_q >= ||z_q||: never below ours.
-    assert ours <= info["objective"] and ours == pytest.approx(info["objective"], rel=1e-8)
-    assert ref.objective <= ours * (1 + 1e-9)  # feasible, so never below the optimum
-    assert abs(ours - ref.objective) <= 1e-6 * ref.objective
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_exact_solver_polishes_by_barrier_and_matches_clarabel(seed):
     program = _planted(300, 6, 30, 0.1, seed=seed)
@@ -314,18 +295,41 @@ def test_exact_solver_polishes_by_barrier_and_matches_clarabel(seed):
 
 
 def test_barrier_newton_solve_survives_a_numerically_indefinite_system():
-    """The barrier's Newton matrix can lose definiteness to rounding (weights 1/m^2 of rows on
-    the boundary): the regularised solve then still returns a descent direction."""
-    from convexnet.solvers.barrier import _regularised_solve
+    """The barrier's Newton matrix ``H + blkdiag(Cinv)`` can lose definiteness to rounding
+    (weights 1/m^2 of rows on the boundary reach 1e16): the solve then still returns a descent
+    direction, exact where H vanishes."""
+    from convexnet.solvers.working_set import _newton_solve
 
     rng = np.random.default_rng(0)
-    B = rng.normal(size=(30, 5))
-    H = B @ B.T * 1e16  # rank 5 of 30, scaled like near-boundary barrier weights
-    H[np.diag_indices(30)] -= 1e-3  # rounding: slightly indefinite
+    k, d = 6, 5
+    B = rng.normal(size=(k * d, 4))
+    H = B @ B.T * 1e16  # PSD of rank 4 of 30, scaled like near-boundary barrier weights
+    Cinv = np.stack([np.eye(d) * 1e-2] * k)  # small blocks, below the rounding of H
+    A = H.copy()
+    for i in range(k):
+        A[i * d : (i + 1) * d, i * d : (i + 1) * d] += Cinv[i]
     with pytest.raises(np.linalg.LinAlgError):
-        np.linalg.cholesky(H)
-    b = rng.normal(size=30)
-    x = _regularised_solve(H, b)
-    assert np.all(np.isfinite(x)) and b @ x > 0
-    x_pd = _regularised_solve(np.eye(30) + B @ B.T, b)  # a definite system: the exact solve
-    assert np.allclose((np.eye(30) + B @ B.T) @ x_pd, b)
+        np.linalg.cholesky(A)
+    b = rng.normal(size=(k, d))
+    x = _newton_solve(H, Cinv, b)
+    assert np.all(np.isfinite(x)) and float(np.sum(b * x)) > 0  # a descent direction
+    good = B @ B.T + np.eye(k * d)  # a definite system: the direct Cholesky, exact
+    x = _newton_solve(good - np.eye(k * d), np.stack([np.eye(d)] * k), b)
+    assert np.allclose(good @ x.reshape(-1), b.reshape(-1))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_exact_logistic_solver_polishes_by_barrier_and_matches_clarabel(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(200, 5))
+    y = np.where(np.maximum(X @ rng.normal(size=(5, 3)), 0) @ [1.0, -1.0, 0.5] > 0.2, 1.0, -1.0)
+    pat = sample_patterns(X, 20, random_state=seed)
+    alpha = 0.1 * np.linalg.norm(X.T @ (pat.D * (y / 2)[:, None]), axis=0).max()
+    program = TwoLayerProgram(X, y[:, None], pat.D, pat.generators, get_loss("logistic"), alpha)
+    ours = solve_two_layer_first_order(program, tol=1e-7)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10)
+    assert ours.status == "optimal", ours.info
+    assert ours.info["polish"] == "barrier"
+    assert 0 <= ours.info["relative_gap"] <= 1e-7
+    assert ours.info["dual"] <= ref.objective * (1 + 1e-9)  # a certified lower bound
+    assert ours.info["primal"] <= ref.objective * (1 + 1e-6)

@@ -15,8 +15,9 @@ operator and its adjoint are, without ever forming the ``n x (Q d)`` lifted matr
   multipliers certify slowly, so every ``POLISH_EVERY`` iterations, when its support is new, the
   program restricted to the support is re-solved by Clarabel
   (:func:`polish_on_support`, a small program) and certified over all patterns; the last iterate
-  is projected exactly onto the cones. With the squared loss the polish is a dense log-barrier
-  method instead (:mod:`convexnet.solvers.barrier`, :func:`_barrier_polish_and_price`), grown by
+  is projected exactly onto the cones. With the squared and logistic losses the polish is a dense
+  log-barrier method instead (:mod:`convexnet.solvers.working_set`,
+  :func:`_barrier_polish_and_price`), grown by
   exact pricing of the patterns left out; Clarabel remains the fallback.
 
 Stopping is on the *certified* relative duality gap (SPEC.md §1.5). The dual point is
@@ -45,6 +46,7 @@ from convexnet._validation import check_positive, check_positive_int
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
 from convexnet.solvers.auglag import augmented_lagrangian
 from convexnet.solvers.fista import GroupL2Penalty, fista
+from convexnet.solvers.working_set import BARRIER_LOSSES
 
 __all__ = [
     "FIRST_ORDER_METHODS",
@@ -73,12 +75,14 @@ POLISH_EVERY = 200
 #: Groups below this fraction of the largest norm are left out of the polish's support.
 SUPPORT_THRESHOLD = 1e-3
 POLISH_BELOW = 1.0
-#: Squared loss: groups above this fraction of the largest norm start the barrier polish's
+#: Squared/logistic loss: groups above this fraction of the largest norm start the barrier's
 #: support (exact pricing adds the patterns it misses).
 BARRIER_SUPPORT = 0.2
 #: ... and takes on supports with ``n * 2 k d`` up to this (memory ``8 n k d`` bytes; each Newton
 #: step costs ``n (2k) d^2 + (k d)^3 / 3`` flops).
 BARRIER_MAX_SIZE = 2e8
+#: ... whose barrier parameter grows by this factor per centring.
+POLISH_MU = 4.0
 
 
 def first_order_memory(
@@ -364,10 +368,10 @@ def solve_two_layer_first_order(
                     return False
                 inner["support"], inner["seen_at"] = support, k
                 mu_np = to_numpy(mu_plus)
-                # Squared loss: the barrier polish, which prices the patterns left out itself
+                # Squared/logistic loss: the barrier polish, which prices the patterns left out
                 # (exact bounds); else, or when it fails, Clarabel on the support.
                 polished, grow, how = None, POLISH_GROW_ROUNDS, "barrier"
-                if program.loss.name == "squared":
+                if program.loss.name in BARRIER_LOSSES:
                     found = _barrier_polish_and_price(program, Znp, mu_np)
                     grow = 0
                     if found is not None:
@@ -529,7 +533,7 @@ def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
     crowded = support.size > POLISH_MAX_FRACTION * P and size > POLISH_SMALL
     if support.size == 0 or size > POLISH_MAX_SIZE or crowded:
         return None
-    if program.loss.name == "squared":
+    if program.loss.name in BARRIER_LOSSES:
         out = _barrier_polish(program, Z, support)
         if out is not None:
             return out[0]
@@ -553,7 +557,7 @@ def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
 def _barrier_polish_and_price(
     program, Z: np.ndarray, mu: np.ndarray, rounds: int = POLISH_GROW_ROUNDS + 1
 ):
-    """Squared loss: barrier polish on the iterate's support, grown by exact pricing.
+    """Squared/logistic loss: barrier polish on the iterate's support, grown by pricing.
 
     The support is the patterns whose ``V_i`` or ``W_i`` is above ``BARRIER_SUPPORT`` of the
     largest group norm in ``Z``. After each polish, the patterns left out are priced
@@ -625,29 +629,42 @@ def _priced_out(program, Z: np.ndarray, support: np.ndarray, mult: np.ndarray, m
 
 
 def _barrier_polish(program, Z: np.ndarray, support: np.ndarray):
-    """The squared-loss polish by :func:`convexnet.solvers.barrier.barrier_on_support`.
+    """The squared/logistic polish by :func:`convexnet.solvers.working_set.barrier_two_layer`.
 
-    Starts every group ``V_i``, ``W_i`` of the support at its pattern's generator (strictly
-    inside the cone when no sample lies on the generator's hyperplane), scaled to the iterate's
-    typical group norm. Returns ``(Z, multipliers)`` (full shapes, zero off the support) or
+    Starts every group ``V_i``, ``W_i`` of the support at its pattern's generator moved towards
+    the cone's analytic centre (:func:`~convexnet.solvers.working_set.central_generators`),
+    scaled to the iterate's typical group norm; the barrier parameter grows by ``POLISH_MU``
+    per centring (4 was fastest at n = 1000 and 10000, d = 20, against 2 and 10). Returns ``(Z, multipliers)`` (full shapes, zero off the support) or
     ``None`` when a generator is not strictly inside or the barrier fails. (Starting instead
     from an earlier polish, near the cones' boundaries, took more Newton steps than this.)
     """
-    from convexnet.solvers.barrier import barrier_on_support
+    from convexnet.solvers.working_set import (
+        BarrierFailure,
+        barrier_two_layer,
+        central_generators,
+    )
 
     P = program.n_patterns
     k = support.size
-    gen = program.generators[:, support]
-    gen = gen / np.maximum(np.linalg.norm(gen, axis=0), 1e-300)
     D = program.D[:, support]
+    gen = central_generators(program.X, D, program.generators[:, support])
     out = np.zeros_like(Z)
     mult = np.zeros((program.n_samples, program.n_outputs, 2 * P))
     for col in range(program.n_outputs):
         norms = np.linalg.norm(Z[:, col, :], axis=0)
         scale = float(np.median(norms[norms > 0])) if np.any(norms > 0) else 1.0
         start = scale * np.concatenate([gen, gen], axis=1)
-        res = barrier_on_support(program.X, program.Y[:, col], D, float(program.alpha), start)
-        if res is None:
+        try:
+            res = barrier_two_layer(
+                program.X,
+                program.Y[:, col],
+                D,
+                float(program.alpha),
+                start,
+                loss=program.loss.name,
+                mu=POLISH_MU,
+            )
+        except (BarrierFailure, FloatingPointError, OverflowError):
             return None
         out[:, col, support] = res[0][:, :k]
         out[:, col, P + support] = res[0][:, k:]
