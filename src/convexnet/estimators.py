@@ -88,9 +88,12 @@ _PARAMS_DOC = """
         Append a constant feature, so each neuron has a (regularised) bias.
     solver : str, default="auto"
         ``"fista"`` (gated programs) or ``"auglag"`` (exact programs): the matrix-free
-        first-order solvers, on NumPy or PyTorch. ``"CLARABEL"`` or any installed CVXPY conic
-        solver: the interior-point reference. ``"auto"``: Clarabel (then SCS) for small programs,
-        the first-order solver above ``n * n_variables`` of 2e5 (gated) or 1e7 (exact).
+        first-order solvers, on NumPy or PyTorch. ``"barrier"`` (exact, squared or logistic
+        loss): the dense log-barrier over all patterns, for small pattern sets. ``"CLARABEL"``
+        or any installed CVXPY conic solver: the interior-point reference. ``"auto"``: Clarabel
+        (then SCS) for small programs, the first-order solver above ``n * n_variables`` of 2e5
+        (gated), 1e5 (exact, squared or logistic loss) or 1e7 (exact, cross-entropy); the
+        barrier first on the small working sets of pattern growth.
     tol : float, default=1e-6
         Target relative duality gap of the certificate; first-order solvers stop on it.
     max_iter : int or None, default=None
@@ -210,7 +213,7 @@ class _ConvexTwoLayer(BaseEstimator):
             check_positive_int(self.max_iter, "max_iter")
         if not isinstance(self.solver, str):
             raise TypeError(f"solver must be a string, got {type(self.solver).__name__}.")
-        if self.solver.lower() not in ("auto",) + FIRST_ORDER_METHODS:
+        if self.solver.lower() not in ("auto", "barrier") + FIRST_ORDER_METHODS:
             resolve_solver(self.solver)
         resolve_device(self.device)
         resolve_dtype(self.dtype)

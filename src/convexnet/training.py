@@ -47,11 +47,16 @@ PATTERN_MODES = ("auto", "grow", "enumerate", "sample")
 GROWN_METHOD = "grown"
 #: ``solver="auto"`` switches to the first-order solvers when ``n * n_variables`` exceeds these.
 #: Gated: below 2e5 Clarabel takes about a second or less, above it FISTA wins by 10x-300x
-#: (docs/benchmarks.md). Exact: the augmented Lagrangian is only about as fast as Clarabel at
-#: ``n * n_variables ~ 4e6`` (n=1000, d=20, 100 patterns: 31 s against 38 s and more), so
-#: "auto" keeps Clarabel up to 1e7, beyond which Clarabel's time and memory grow fastest.
+#: (docs/benchmarks.md). Exact with the cross-entropy (polished by Clarabel): the augmented
+#: Lagrangian is only about as fast as Clarabel at ``n * n_variables ~ 4e6``, so "auto" keeps
+#: Clarabel up to 1e7, beyond which Clarabel's time and memory grow fastest.
 AUTO_FIRST_ORDER_GATED = 2e5
 AUTO_FIRST_ORDER_EXACT = 1e7
+#: Exact programs with the squared or logistic loss, whose augmented Lagrangian is polished by
+#: the dense barrier: above 1e5 it wins by 2x-15x and more (squared 0.32 s against Clarabel's
+#: 1.2 s at 2e5, 3.7 s against 54 s at 2e6; logistic 0.34 s against 0.78 s and 1.7 s against
+#: 21 s; docs/solvers.md); below, both take a fraction of a second.
+AUTO_FIRST_ORDER_EXACT_BARRIER = 1e5
 
 
 @dataclass
@@ -137,11 +142,13 @@ def resolve_two_layer_solver(
 ) -> list[str]:
     """The solvers to try, in order, for ``solver`` on ``program``.
 
-    ``"auto"``: the first-order solver (``"fista"`` for gated programs, ``"auglag"`` for exact
-    ones) when ``n * n_variables`` exceeds ``AUTO_FIRST_ORDER_*`` and the program is regularised,
-    else Clarabel then SCS; with ``working_set`` (the working sets of column generation,
-    :mod:`convexnet.growth`) the dense barrier comes first when it applies (exact regularised
-    program, squared or logistic loss, Newton system of at most ``BARRIER_MAX_BLOCK``).
+    ``"auto"``: with ``working_set`` (the working sets of column generation,
+    :mod:`convexnet.growth`) the dense barrier, then Clarabel and SCS, when the barrier applies
+    (exact regularised program, squared or logistic loss, Newton system of at most
+    ``BARRIER_MAX_BLOCK``): on planted regression, n = 1000, d = 20, growth took 108 s so, and
+    over 9 minutes with the augmented Lagrangian. Otherwise the first-order solver
+    (``"fista"`` for gated programs, ``"auglag"`` for exact ones) when ``n * n_variables``
+    exceeds ``AUTO_FIRST_ORDER_*`` and the program is regularised, else Clarabel then SCS.
     ``"barrier"``: the dense barrier of
     :mod:`convexnet.solvers.working_set` (exact regularised program, squared or logistic loss),
     then Clarabel and SCS if it fails or its certified gap stays above ``tol``.
@@ -153,11 +160,13 @@ def resolve_two_layer_solver(
     name = solver.lower()
     if name == "auto":
         size = program.n_samples * program.n_variables
-        limit = AUTO_FIRST_ORDER_GATED if program.gated else AUTO_FIRST_ORDER_EXACT
-        if not program.interpolate and size > limit:
-            return ["fista" if program.gated else "auglag"]
         if working_set and barrier_applies(program):
             return ["barrier", "CLARABEL", "SCS"]
+        limit = AUTO_FIRST_ORDER_GATED if program.gated else AUTO_FIRST_ORDER_EXACT
+        if not program.gated and program.loss.name in BARRIER_LOSSES:
+            limit = AUTO_FIRST_ORDER_EXACT_BARRIER
+        if not program.interpolate and size > limit:
+            return ["fista" if program.gated else "auglag"]
         return ["CLARABEL", "SCS"]
     if name == "barrier":
         if program.gated or program.interpolate or program.loss.name not in BARRIER_LOSSES:
