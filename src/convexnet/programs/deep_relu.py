@@ -191,15 +191,15 @@ def _exact_oracle_l2(X, lam, patterns):
     """Per activation pattern and sign, an upper bound on ``max_{||w|| <= 1} |lam^T (X w)_+|``.
 
     The value of pattern ``i`` is ``||s z + A^T mu||`` (``z = X^T D_i lam``, ``A = (2 D_i - I) X``)
-    at the NNLS multipliers ``mu >= 0``: by Moreau's decomposition any ``mu >= 0`` gives an upper
-    bound on ``||Proj_{K_i}(s z)||``, tight at the NNLS optimum (as
-    :func:`convexnet.certificates.cone_projection_norm`); on the NNLS iteration limit ``mu = 0``,
+    at the NNLS multipliers ``mu >= 0`` (:func:`convexnet.certificates.cone_projection`): by
+    Moreau's decomposition any ``mu >= 0`` gives an upper bound on ``||Proj_{K_i}(s z)||``, tight
+    at the NNLS optimum; on the NNLS iteration limit ``mu = 0``,
     i.e. the gated bound ``||z||``. The maximum over patterns is therefore a valid upper bound on
     the dual constraint (complete enumeration, ``L = 2``), so the dual bound is proven. The
     normalised ``u`` is returned only as a candidate column: its feature value
     ``|lam^T (X w)_+|`` may fall short of the bound when the projection is inexact.
     """
-    from scipy.optimize import nnls
+    from convexnet.certificates import cone_projection
 
     vals, thetas = [], []
     Df = patterns.D.astype(float)
@@ -209,11 +209,10 @@ def _exact_oracle_l2(X, lam, patterns):
         if not np.any(z):
             continue
         for s in (1.0, -1.0):
-            try:
-                mu, _ = nnls(A.T, -s * z, maxiter=50 * A.shape[0] + 100)
+            try:  # (an upper bound even when not exact: fewer rows, a larger cone)
+                u = cone_projection(A, s * z)[0]
             except RuntimeError:  # NNLS iteration limit: mu = 0 still gives a valid bound
-                mu = np.zeros(A.shape[0])
-            u = s * z + A.T @ mu  # (approximate) projection of s z onto the cone K_i
+                u = s * z
             nu = float(np.linalg.norm(u))
             if nu <= 0:
                 continue
