@@ -81,8 +81,12 @@ BARRIER_SUPPORT = 0.2
 #: ... and takes on supports with ``n * 2 k d`` up to this (memory ``8 n k d`` bytes; each Newton
 #: step costs ``n (2k) d^2 + (k d)^3 / 3`` flops).
 BARRIER_MAX_SIZE = 2e8
-#: ... whose barrier parameter grows by this factor per centring.
+#: ... whose barrier parameter grows by this factor per centring, up to a suboptimality bound
+#: of this (relative). An interior point leaves the groups it drives to zero at about
+#: ``1 / (t alpha)``: at 1e-8 the recovered network (atoms below 1e-7 of the largest dropped)
+#: certified 2.3e-6 on a 120-sample, 100-pattern program, at 1e-10 3.6e-8, for 5% more time.
 POLISH_MU = 4.0
+POLISH_REL_GAP = 1e-10
 
 
 def first_order_memory(
@@ -664,6 +668,7 @@ def _barrier_polish(program, Z: np.ndarray, support: np.ndarray):
                 start,
                 loss=program.loss.name,
                 mu=POLISH_MU,
+                rel_gap=POLISH_REL_GAP,
             )
         except (BarrierFailure, FloatingPointError, OverflowError):
             return None
