@@ -65,3 +65,18 @@ def test_get_loss_errors():
         get_loss("hinge-ish")
     with pytest.raises(TypeError, match="loss"):
         get_loss(3)
+
+
+@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss()])
+def test_curvature_matches_finite_differences_of_the_gradient(loss):
+    rng = np.random.default_rng(3)
+    P = rng.normal(size=(7, 1)) * 3
+    Y = np.sign(rng.normal(size=(7, 1)))
+    h = 1e-6
+    numeric = (loss.gradient(P + h, Y) - loss.gradient(P - h, Y)) / (2 * h)
+    np.testing.assert_allclose(loss.curvature(P, Y), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_cross_entropy_has_no_diagonal_curvature():
+    with pytest.raises(NotImplementedError, match="diagonal"):
+        CrossEntropyLoss().curvature(np.zeros((2, 3)), np.eye(3)[[0, 1]])

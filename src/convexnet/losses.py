@@ -58,6 +58,11 @@ class Loss:
         """Lipschitz constant of the gradient with respect to ``P`` (for step sizes)."""
         raise NotImplementedError
 
+    def curvature(self, P: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Second derivative of a loss that is separable over entries, at each entry of ``P``
+        (the diagonal Hessian; Newton steps of :mod:`convexnet.solvers.working_set`)."""
+        raise NotImplementedError(f"the {self.name} loss has no diagonal Hessian")
+
 
 class SquaredLoss(Loss):
     """``loss(P, Y) = ||P - Y||_F^2 / 2``."""
@@ -82,6 +87,9 @@ class SquaredLoss(Loss):
 
     def smoothness(self):
         return 1.0
+
+    def curvature(self, P, Y):
+        return 1.0 + 0.0 * P
 
 
 def _xlogx(xp, q):
@@ -134,6 +142,11 @@ class LogisticLoss(Loss):
 
     def smoothness(self):
         return 0.25
+
+    def curvature(self, P, Y):
+        xp = array_namespace(P, Y)
+        q = _sigmoid(xp, -Y * P)
+        return q * (1.0 - q)
 
 
 class CrossEntropyLoss(Loss):

@@ -34,8 +34,8 @@ import time
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
-from scipy.special import expit
 
+from convexnet.losses import get_loss
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
 
 __all__ = [
@@ -155,31 +155,6 @@ def _newton_solve(H: np.ndarray, Cinv: np.ndarray, rhs: np.ndarray) -> np.ndarra
     raise LinAlgError("the barrier's Newton system is not positive definite")
 
 
-def _loss_terms(name: str, y: np.ndarray):
-    """``(value, gradient, curvature)`` of the per-column loss as functions of predictions."""
-    if name == "squared":
-        yy = 0.5 * float(y @ y)
-
-        def value(p):
-            return 0.5 * float(p @ p) - float(p @ y) + yy
-
-        def derivatives(p):
-            return p - y, None  # constant curvature: K = F^T F
-
-        return value, derivatives
-    if name == "logistic":
-
-        def value(p):
-            return float(np.sum(np.logaddexp(0.0, -y * p)))
-
-        def derivatives(p):
-            q = expit(-y * p)
-            return -y * q, q * (1.0 - q)
-
-        return value, derivatives
-    raise ValueError(f"the barrier handles the losses {BARRIER_LOSSES}, got {name!r}.")
-
-
 def barrier_two_layer(
     X: np.ndarray,
     y: np.ndarray,
@@ -216,7 +191,14 @@ def barrier_two_layer(
     z = np.array(start, dtype=float, copy=True)
     if k == 0 or z.shape != (d, G) or not np.all(S * (X @ z) > 0) or not np.all(np.isfinite(z)):
         raise BarrierFailure("the start is not strictly inside every cone")
-    value, derivatives = _loss_terms(loss, np.asarray(y, dtype=float))
+    if loss not in BARRIER_LOSSES:
+        raise ValueError(f"the barrier handles the losses {BARRIER_LOSSES}, got {loss!r}.")
+    datafit = get_loss(loss)
+    y = np.asarray(y, dtype=float)
+
+    def value(p):
+        return datafit.value(p, y)
+
     F = (Df[:, :, None] * X[:, None, :]).reshape(n, k * d)
     K = F.T @ F if loss == "squared" else None
     upper = np.triu_indices(d)
@@ -246,7 +228,7 @@ def barrier_two_layer(
             m = S * (X @ z)  # (n, G)
             u = s * s - np.sum(z * z, axis=0)
             pred = predictions(z)
-            grad, curv = derivatives(pred)
+            grad = datafit.gradient(pred, y)
             ga = t * (F.T @ grad).reshape(k, d).T  # (d, k)
             gz = np.concatenate([ga, -ga], axis=1)
             gz -= X.T @ (S / m)
@@ -282,7 +264,7 @@ def barrier_two_layer(
                 if K is not None:
                     H = t * K
                 else:
-                    Fh = F * np.sqrt(t * curv)[:, None]
+                    Fh = F * np.sqrt(t * datafit.curvature(pred, y))[:, None]
                     H = Fh.T @ Fh
                 da = _newton_solve(H, Cinv, rhs)
                 rest = r[:, :k].T + r[:, k:].T - np.einsum("gde,ge->gd", Bv, da)
