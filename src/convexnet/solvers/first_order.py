@@ -649,39 +649,34 @@ def _barrier_polish(program, Z: np.ndarray, support: np.ndarray):
     not strictly inside or the barrier fails. (Starting instead from an earlier polish, near
     the cones' boundaries, took more Newton steps than this.)
     """
-    from convexnet.solvers.working_set import (
-        BarrierFailure,
-        barrier_two_layer,
-        central_generators,
-    )
+    from convexnet.solvers.working_set import BarrierFailure, barrier_columns, central_generators
 
     P = program.n_patterns
-    k = support.size
     D = program.D[:, support]
     gen = central_generators(program.X, D, program.generators[:, support])
-    out = np.zeros_like(Z)
-    mult = np.zeros((program.n_samples, program.n_outputs, 2 * P))
+    scales = []
     for col in range(program.n_outputs):
         norms = np.linalg.norm(Z[:, col, :], axis=0)
-        scale = float(np.median(norms[norms > 0])) if np.any(norms > 0) else 1.0
-        start = scale * np.concatenate([gen, gen], axis=1)
-        try:
-            res = barrier_two_layer(
-                program.X,
-                program.Y[:, col],
-                D,
-                float(program.alpha),
-                start,
-                loss=program.loss.name,
-                mu=POLISH_MU,
-                rel_gap=POLISH_REL_GAP,
-            )
-        except (BarrierFailure, FloatingPointError, OverflowError):
-            return None
-        out[:, col, support] = res[0][:, :k]
-        out[:, col, P + support] = res[0][:, k:]
-        mult[:, col, support] = res[1]["multipliers"][:, :k]
-        mult[:, col, P + support] = res[1]["multipliers"][:, k:]
+        scales.append(float(np.median(norms[norms > 0])) if np.any(norms > 0) else 1.0)
+    try:
+        Zs, mult_s, _ = barrier_columns(
+            program.X,
+            program.Y,
+            D,
+            gen,
+            program.alpha,
+            program.loss.name,
+            scales,
+            mu=POLISH_MU,
+            rel_gap=POLISH_REL_GAP,
+        )
+    except (BarrierFailure, FloatingPointError, OverflowError):
+        return None
+    out = np.zeros_like(Z)
+    mult = np.zeros((program.n_samples, program.n_outputs, 2 * P))
+    both = np.r_[support, P + support]
+    out[:, :, both] = Zs
+    mult[:, :, both] = mult_s
     return out, mult
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "BARRIER_LOSSES",
     "BarrierFailure",
     "barrier_applies",
+    "barrier_columns",
     "barrier_two_layer",
     "solve_two_layer_barrier",
 ]
@@ -402,6 +403,41 @@ def central_generators(
     return G
 
 
+def barrier_columns(
+    X: np.ndarray,
+    Y: np.ndarray,
+    D: np.ndarray,
+    gen: np.ndarray,
+    alpha: float,
+    loss: str,
+    scales,
+    **options,
+) -> tuple:
+    """:func:`barrier_two_layer` for every output column of ``Y`` (decoupled, SPEC.md §1.7).
+
+    Column ``k`` starts every group at ``scales[k] * gen`` (``gen``: unit generators strictly
+    inside their cones, e.g. from :func:`central_generators`); ``options`` go to
+    :func:`barrier_two_layer`, whose :class:`BarrierFailure` propagates. Returns ``Z``
+    (``d x c x 2P``, ``[V, W]`` per column), the central-path multipliers (``n x c x 2P``) and
+    the number of Newton steps in all.
+    """
+    (n, d), c, P = X.shape, Y.shape[1], D.shape[1]
+    Z = np.zeros((d, c, 2 * P))
+    mult = np.zeros((n, c, 2 * P))
+    steps = 0
+    for col in range(c):
+        start = scales[col] * np.concatenate([gen, gen], axis=1)
+        try:
+            Z[:, col, :], info = barrier_two_layer(
+                X, Y[:, col], D, float(alpha), start, loss=loss, **options
+            )
+        except BarrierFailure as exc:
+            raise BarrierFailure(f"column {col}: {exc}") from exc
+        mult[:, col, :] = info["multipliers"]
+        steps += info["newton_steps"]
+    return Z, mult, steps
+
+
 def _start_scale(program: TwoLayerProgram, col: int, gen: np.ndarray, warm) -> float:
     """The common norm of the starting groups: the warm start's median active group norm, else
     the norm at which one group alone would fit ``y``'s scale."""
@@ -453,34 +489,27 @@ def solve_two_layer_barrier(
 
     if not barrier_applies(program):
         return failed("the barrier handles exact regularised squared/logistic programs only")
-    P, n, c = program.n_patterns, program.n_samples, program.n_outputs
+    P = program.n_patterns
     gen = central_generators(program.X, program.D, program.generators)
-    V, W = program.zeros(), program.zeros()
-    mult = np.zeros((n, c, 2 * P))
-    steps = 0
+    scales = [_start_scale(program, col, gen, warm_start) for col in range(program.n_outputs)]
     deadline = None if time_limit is None else start_time + time_limit
-    for col in range(c):
-        scale = _start_scale(program, col, gen, warm_start)
-        start = scale * np.concatenate([gen, gen], axis=1)
-        try:
-            res = barrier_two_layer(
-                program.X,
-                program.Y[:, col],
-                program.D,
-                float(program.alpha),
-                start,
-                loss=program.loss.name,
-                rel_gap=tol,
-                max_newton=max_newton,
-                deadline=deadline,
-            )
-        except (BarrierFailure, FloatingPointError, OverflowError, MemoryError) as exc:
-            return failed(f"column {col}: {exc}")
-        Z, info = res
-        V[:, :, col] = Z[:, :P].T
-        W[:, :, col] = Z[:, P:].T
-        mult[:, col, :] = info["multipliers"]
-        steps += info["newton_steps"]
+    try:
+        Z, mult, steps = barrier_columns(
+            program.X,
+            program.Y,
+            program.D,
+            gen,
+            program.alpha,
+            program.loss.name,
+            scales,
+            rel_gap=tol,
+            max_newton=max_newton,
+            deadline=deadline,
+        )
+    except (BarrierFailure, FloatingPointError, OverflowError, MemoryError) as exc:
+        return failed(str(exc))
+    V = np.transpose(Z[:, :, :P], (2, 0, 1))
+    W = np.transpose(Z[:, :, P:], (2, 0, 1))
     return TwoLayerSolution(
         V=V,
         W=W,
