@@ -597,6 +597,13 @@ def _barrier_polish_and_price(
     return best
 
 
+def _relu_predictions(X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """``sum_i (X v_i)_+ - (X w_i)_+`` per output for ``Z = [V, W]`` (``d x c x 2P``)."""
+    P = Z.shape[2] // 2
+    signs = np.r_[np.ones(P), -np.ones(P)]
+    return np.sum(np.maximum(np.einsum("nd,dcq->ncq", X, Z), 0.0) * signs, axis=2)
+
+
 def _priced_out(program, Z: np.ndarray, support: np.ndarray, mult: np.ndarray, mu: np.ndarray):
     """Patterns outside ``support`` whose exact dual bound at ``Z``'s dual point exceeds alpha.
 
@@ -610,10 +617,7 @@ def _priced_out(program, Z: np.ndarray, support: np.ndarray, mult: np.ndarray, m
     X, alpha = program.X, float(program.alpha)
     n = program.n_samples
     P = program.n_patterns
-    image = np.einsum("nd,dcq->ncq", X, Z)
-    signs = np.r_[np.ones(P), -np.ones(P)]
-    pred = np.sum(np.maximum(image, 0.0) * signs, axis=2)
-    lam = program.loss.dual_point(pred, program.Y)
+    lam = program.loss.dual_point(_relu_predictions(X, Z), program.Y)
     Df = program.D.astype(float)
     M = np.concatenate([Df, -Df], axis=1)
     S = np.concatenate([2 * Df - 1, 2 * Df - 1], axis=1)
@@ -690,10 +694,7 @@ def _exact_check(program, S: np.ndarray, Z: np.ndarray, mu: np.ndarray) -> dict:
     from convexnet.certificates import certify_two_layer
 
     Z = project_onto_cones(program.X, S, Z)
-    P = program.n_patterns
-    image = np.einsum("nd,dcq->ncq", program.X, Z)
-    signs = np.r_[np.ones(P), -np.ones(P)]
-    pred = np.sum(np.maximum(image, 0.0) * signs, axis=2)
+    pred = _relu_predictions(program.X, Z)
     primal = program.loss.value(pred, program.Y) + program.alpha * float(
         np.sum(np.linalg.norm(Z, axis=0))
     )
