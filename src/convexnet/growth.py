@@ -68,6 +68,8 @@ SMALL_STEPS = (
 #: The loose first phase of column generation: solves to this gap, violations above this.
 LOOSE_TOL = 1e-4
 LOOSE_RTOL = 1e-3
+#: ``ActivationPatterns.method`` of the working sets (the trainer solves them by the barrier).
+GROWN_METHOD = "grown"
 #: Column generation limits.
 MAX_ROUNDS = 20
 MAX_NEW_PER_ROUND = 25
@@ -592,7 +594,7 @@ def grow_patterns(
     working = pool.subset(np.sort(top))
     if warm is not None:
         working = merge_patterns(warm, working)
-    working = ActivationPatterns(working.D, working.generators, False, "grown")
+    working = ActivationPatterns(working.D, working.generators, False, GROWN_METHOD)
     working = working.without_zero_pattern()  # the programs drop it (it adds D X u = 0)
     history, fit, solved, reason = [], None, None, "max_rounds reached"
     final = tol >= LOOSE_TOL
@@ -661,7 +663,7 @@ def grow_patterns(
             np.concatenate([working.D[:, keep], priced.patterns.D], axis=1),
             np.concatenate([working.generators[:, keep], priced.patterns.generators], axis=1),
             False,
-            "grown",
+            GROWN_METHOD,
         )
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

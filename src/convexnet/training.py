@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from convexnet import patterns as _patterns
 from convexnet._validation import physical_memory
 from convexnet.certificates import Certificate, certify_two_layer, prove_certificate
+from convexnet.growth import GROWN_METHOD
 from convexnet.networks import TwoLayerNetwork, recover_two_layer
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
 from convexnet.solvers.conic import resolve_solver, solve_two_layer_conic
@@ -43,8 +44,6 @@ AUTO_ENUMERATION_LIMIT = 512
 #: ``activation_patterns="sample"`` draws this many Gaussian gates.
 DEFAULT_N_SAMPLES = 100
 PATTERN_MODES = ("auto", "grow", "enumerate", "sample")
-#: ``ActivationPatterns.method`` of the working sets of :mod:`convexnet.growth`.
-GROWN_METHOD = "grown"
 #: ``solver="auto"`` switches to the first-order solvers when ``n * n_variables`` exceeds these.
 #: Gated: below 2e5 Clarabel takes about a second or less, above it FISTA wins by 10x-300x
 #: (docs/benchmarks.md). Exact with the cross-entropy (polished by Clarabel): the augmented
