@@ -98,8 +98,9 @@ def _spd_inverse(B: np.ndarray) -> np.ndarray:
     return np.matmul(Q / w[:, None, :], np.transpose(Q, (0, 2, 1)))
 
 
-def _block_preconditioned_solve(H: np.ndarray, Cinv: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """``(H + blkdiag(Cinv))^{-1} rhs`` for PSD ``H`` (``k d x k d``) and PD blocks ``Cinv``.
+def _block_preconditioned_factor(H: np.ndarray, Cinv: np.ndarray):
+    """A solver of ``(H + blkdiag(Cinv)) x = rhs`` for PSD ``H`` (``k d x k d``) and PD blocks
+    ``Cinv``.
 
     With ``Cinv_i = L_i L_i^T`` the system is solved as ``(I + L^{-1} H L^{-T}) y = L^{-1} rhs``,
     ``da = L^{-T} y``: the scaled matrix has every eigenvalue at least one, so its Cholesky
@@ -120,40 +121,108 @@ def _block_preconditioned_solve(H: np.ndarray, Cinv: np.ndarray, rhs: np.ndarray
     A = A.reshape(k, d, k, d).transpose(2, 3, 0, 1).reshape(k * d, k * d)  # L^{-1} H L^{-T}
     A = 0.5 * (A + A.T)
     A[np.diag_indices_from(A)] += 1.0
-    b = np.einsum("gde,ge->gd", Li, rhs).reshape(-1)
-    y = cho_solve(cho_factor(A, check_finite=False), b).reshape(k, d)
-    return np.einsum("ged,ge->gd", Li, y)
+    factor = cho_factor(A, check_finite=False)
+
+    def solve(rhs):
+        b = np.einsum("gde,ge->gd", Li, rhs).reshape(-1)
+        y = cho_solve(factor, b).reshape(k, d)
+        return np.einsum("ged,ge->gd", Li, y)
+
+    return solve
 
 
-def _newton_solve(H: np.ndarray, Cinv: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """``(H + blkdiag(Cinv))^{-1} rhs``: one Cholesky of the sum; where rounding has made it
-    indefinite, :func:`_block_preconditioned_solve` (about 1.5x the cost); where that fails
-    too (``H`` at 1e16 and more against blocks below its rounding), Cholesky of the sum plus
+def _block_preconditioned_solve(H: np.ndarray, Cinv: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``(H + blkdiag(Cinv))^{-1} rhs`` by :func:`_block_preconditioned_factor`."""
+    return _block_preconditioned_factor(H, Cinv)(rhs)
+
+
+def _newton_factor(H: np.ndarray, Cinv: np.ndarray):
+    """A solver of ``(H + blkdiag(Cinv)) x = rhs`` (``rhs`` of shape ``(k, d)``), factored once.
+
+    One Cholesky of the sum; where rounding has made it indefinite (or its solution is not
+    finite), :func:`_block_preconditioned_factor` (about 1.5x the cost); where that fails too
+    (``H`` at 1e16 and more against blocks below its rounding), Cholesky of the sum plus
     ``delta I``, ``delta`` from ``1e-12`` of its largest diagonal entry up: still a descent
     direction, which the line search and the next centring step correct."""
     k, d, _ = Cinv.shape
     A = H.copy()
     for i in range(k):
         A[i * d : (i + 1) * d, i * d : (i + 1) * d] += Cinv[i]
-    b = rhs.reshape(-1)
+
+    def plain(factor):
+        return lambda rhs: cho_solve(factor, rhs.reshape(-1)).reshape(k, d)
+
     try:
-        out = cho_solve(cho_factor(A, check_finite=False), b)
-        if np.all(np.isfinite(out)):
-            return out.reshape(k, d)
-    except (LinAlgError, np.linalg.LinAlgError):
+        solve = plain(cho_factor(A, check_finite=False))
+        probe = solve(np.ones((k, d)))
+        if np.all(np.isfinite(probe)):
+            return solve
+    except (LinAlgError, np.linalg.LinAlgError, ValueError):
         pass
     try:
-        return _block_preconditioned_solve(H, Cinv, rhs)
-    except (LinAlgError, np.linalg.LinAlgError):
+        return _block_preconditioned_factor(H, Cinv)
+    except (LinAlgError, np.linalg.LinAlgError, ValueError):
         pass
     top = max(float(np.max(np.abs(np.diag(A)))), 1e-300)
     eye = np.eye(k * d)
     for power in range(-12, -3, 2):
         try:
-            return cho_solve(cho_factor(A + top * 10.0**power * eye), b).reshape(k, d)
+            return plain(cho_factor(A + top * 10.0**power * eye))
         except (LinAlgError, np.linalg.LinAlgError):
             continue
     raise LinAlgError("the barrier's Newton system is not positive definite")
+
+
+def _newton_solve(H: np.ndarray, Cinv: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``(H + blkdiag(Cinv))^{-1} rhs`` by :func:`_newton_factor`."""
+    return _newton_factor(H, Cinv)(rhs)
+
+
+def _group_newton(B: np.ndarray, H: np.ndarray, k: int):
+    """A solver of the barrier's Newton system in ``z = [V, W]`` (``d x 2k``), ``s`` eliminated.
+
+    ``B`` (``(2k, d, d)``) holds each group's barrier Hessian and ``H`` (``k d x k d``) the data
+    term's Hessian in ``a = v - w``. With ``C = B_v^{-1} + B_w^{-1}`` the step in ``a`` solves
+    ``(C^{-1} + H) da = C^{-1} (B_v^{-1} r_v - B_w^{-1} r_w)`` and ``dw = (B_v + B_w)^{-1}
+    (r_v + r_w - B_v da)``. Returns ``solve(r) -> dz`` for a right-hand side ``r`` (``d x 2k``),
+    every solve reusing one factorisation.
+    """
+    Bv, Bw = B[:k], B[k:]
+    # C^{-1} = (B_v^{-1} + B_w^{-1})^{-1}: the sum of inverses is dominated by the smaller
+    # block's inverse, so it keeps its accuracy when one block is huge.
+    Bvi, Bwi = _spd_inverse(Bv), _spd_inverse(Bw)
+    Cinv = _spd_inverse(Bvi + Bwi)
+    Ei = _spd_inverse(Bv + Bw)
+    solve_a = _newton_factor(H, Cinv)
+
+    def solve(r):
+        rhs = np.einsum(
+            "gde,ge->gd",
+            Cinv,
+            np.einsum("gde,ge->gd", Bvi, r[:, :k].T) - np.einsum("gde,ge->gd", Bwi, r[:, k:].T),
+        )
+        da = solve_a(rhs)
+        rest = r[:, :k].T + r[:, k:].T - np.einsum("gde,ge->gd", Bv, da)
+        dw = np.einsum("gde,ge->gd", Ei, rest)
+        return np.concatenate([(dw + da).T, dw.T], axis=1)
+
+    return solve
+
+
+def _soc_terms(z: np.ndarray, s: np.ndarray, eye: np.ndarray):
+    """The second-order cones' barrier ``-log(s^2 - ||z||^2)`` per group: its gradients
+    ``(gz, gs)``, the ``z``-block of its Hessian with ``s`` eliminated (``(G, d, d)``) in the
+    stable form ``(2/u) (I - P) + 2/(s^2 + ||z||^2) P`` (``P`` the projector on ``z``; the
+    textbook expression cancels to roundoff as ``u -> 0``), and ``hss``, ``hzs``."""
+    zz = np.sum(z * z, axis=0)
+    u = s * s - zz
+    hss = 2.0 * (s * s + zz) / (u * u)
+    hzs = -4.0 * s * z / u**2
+    unit = z / np.sqrt(np.maximum(zz, 1e-300))
+    block = (2.0 / u)[:, None, None] * eye + (2.0 / (s * s + zz) - 2.0 / u)[
+        :, None, None
+    ] * np.einsum("dg,eg->gde", unit, unit)
+    return 2.0 * z / u, -2.0 * s / u, block, hss, hzs
 
 
 def barrier_two_layer(
@@ -227,52 +296,29 @@ def barrier_two_layer(
                     f"no convergence within {max_newton} Newton steps or the time limit (t={t:.3g})"
                 )
             m = S * (X @ z)  # (n, G)
-            u = s * s - np.sum(z * z, axis=0)
             pred = predictions(z)
             grad = datafit.gradient(pred, y)
             ga = t * (F.T @ grad).reshape(k, d).T  # (d, k)
             gz = np.concatenate([ga, -ga], axis=1)
             gz -= X.T @ (S / m)
-            gz += 2.0 * z / u
-            gs = t * alpha - 2.0 * s / u
+            soc_gz, soc_gs, soc_block, hss, hzs = _soc_terms(z, s, eye)
+            gz += soc_gz
+            gs = t * alpha + soc_gs
             W = 1.0 / (m * m)
             # X^T diag(W_q) X for every group: one product over the upper triangles.
             B = np.empty((G, d, d))
             B[:, upper[0], upper[1]] = B[:, upper[1], upper[0]] = W.T @ XX
-            # The second-order cone's barrier -log(s^2 - ||z||^2) with s eliminated, in the
-            # stable form (2/u) (I - P) + 2/(s^2 + ||z||^2) P, P the projector on z (the
-            # textbook expression cancels to roundoff as u -> 0).
-            zz = np.sum(z * z, axis=0)
-            hss = 2.0 * (s * s + zz) / (u * u)
-            hzs = -4.0 * s * z / u**2
-            unit = z / np.sqrt(np.maximum(zz, 1e-300))
-            B += (2.0 / u)[:, None, None] * eye
-            B += (2.0 / (s * s + zz) - 2.0 / u)[:, None, None] * np.einsum("dg,eg->gde", unit, unit)
-            r = -(gz - hzs * (gs / hss))
-            Bv, Bw = B[:k], B[k:]
+            B += soc_block
             try:
-                E = Bv + Bw
-                # C^{-1} = (B_v^{-1} + B_w^{-1})^{-1}: the sum of inverses is dominated by the
-                # smaller block's inverse, so it keeps its accuracy when one block is huge.
-                Bvi, Bwi = _spd_inverse(Bv), _spd_inverse(Bw)
-                Cinv = _spd_inverse(Bvi + Bwi)
-                rhs = np.einsum(
-                    "gde,ge->gd",
-                    Cinv,
-                    np.einsum("gde,ge->gd", Bvi, r[:, :k].T)
-                    - np.einsum("gde,ge->gd", Bwi, r[:, k:].T),
-                )
                 if K is not None:
                     H = t * K
                 else:
                     Fh = F * np.sqrt(t * datafit.curvature(pred, y))[:, None]
                     H = Fh.T @ Fh
-                da = _newton_solve(H, Cinv, rhs)
-                rest = r[:, :k].T + r[:, k:].T - np.einsum("gde,ge->gd", Bv, da)
-                dw = np.einsum("gde,ge->gd", _spd_inverse(E), rest)
+                dz = _group_newton(B, H, k)(-(gz - hzs * (gs / hss)))
             except (LinAlgError, np.linalg.LinAlgError, ValueError) as exc:
                 raise BarrierFailure(f"Newton system not positive definite (t={t:.3g})") from exc
-            dz = np.concatenate([(dw + da).T, dw.T], axis=1)
+            da = (dz[:, :k] - dz[:, k:]).T
             ds = (-gs - np.sum(hzs * dz, axis=0)) / hss
             decrement = -(float(np.sum(gz * dz)) + float(gs @ ds))
             if not np.isfinite(decrement):
