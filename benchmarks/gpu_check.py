@@ -6,6 +6,9 @@
    number of iterations on the CPU (NumPy, all cores) for the ratio.
 
     python benchmarks/gpu_check.py --out results.json
+    python benchmarks/gpu_check.py --programs exact --d 10 --skip-cpu --out exact.json
+
+Results are written after every case, so a run cut by a time limit keeps what it finished.
 """
 
 from __future__ import annotations
@@ -77,6 +80,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="gpu_check.json")
     parser.add_argument("--max-iter", type=int, default=3000)
+    parser.add_argument("--programs", default="gated,exact", help="gated, exact or both")
+    parser.add_argument("--d", type=int, default=50, help="features of the n = 100000 cases")
+    parser.add_argument("--patterns", default="100,1000", help="pattern counts at n = 100000")
+    parser.add_argument("--skip-check", action="store_true", help="no small CPU-vs-CUDA check")
+    parser.add_argument("--skip-cpu", action="store_true", help="no capped CPU comparison")
+    parser.add_argument("--float32", action="store_true", help="also run float32 at scale")
     args = parser.parse_args()
     info = {
         "gpu": torch.cuda.get_device_name(0),
@@ -85,30 +94,35 @@ def main() -> None:
         "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+    programs = [p.strip() for p in args.programs.split(",")]
     results = []
+
+    def record(row):
+        results.append(row)
+        print(row, flush=True)
+        with open(args.out, "w") as fh:
+            json.dump({"machine": info, "results": results}, fh, indent=1, default=float)
+
     # 1. correctness, small
-    for gated in (True, False):
-        prog = program(2000, 10, 50, gated)
-        a = run(prog, None, "float64", 20000)
-        b = run(prog, "cuda", "float64", 20000)
-        rel = abs(a["objective"] - b["objective"]) / abs(a["objective"])
-        check = {"check": "cpu_vs_cuda", "gated": gated, "rel_diff": rel, "cpu": a, "cuda": b}
-        results.append(check)
-        print(results[-1], flush=True)
+    if not args.skip_check:
+        for gated in [p == "gated" for p in programs]:
+            prog = program(2000, 10, 50, gated)
+            a = run(prog, None, "float64", 20000)
+            b = run(prog, "cuda", "float64", 20000)
+            rel = abs(a["objective"] - b["objective"]) / abs(a["objective"])
+            record({"check": "cpu_vs_cuda", "gated": gated, "rel_diff": rel, "cpu": a, "cuda": b})
     # 2. scale
-    for gated, P in ((True, 100), (True, 1000), (False, 100), (False, 1000)):
-        prog = program(100_000, 50, P, gated)
-        for dtype in ("float64", "float32"):
-            r = run(prog, "cuda", dtype, args.max_iter, tol=1e-6 if dtype == "float64" else 1e-4)
-            results.append(r)
-            print(r, flush=True)
-        iters = max(results[-2]["iterations"], 1)
-        c = run(prog, None, "float64", min(iters, 200))
-        c["note"] = "CPU NumPy, same program, capped at 200 iterations for the per-iteration ratio"
-        results.append(c)
-        print(c, flush=True)
-    with open(args.out, "w") as fh:
-        json.dump({"machine": info, "results": results}, fh, indent=1, default=float)
+    for gated in [p == "gated" for p in programs]:
+        for P in [int(p) for p in args.patterns.split(",")]:
+            prog = program(100_000, args.d, P, gated)
+            for dtype in ("float64", "float32") if args.float32 else ("float64",):
+                tol = 1e-6 if dtype == "float64" else 1e-4
+                record(run(prog, "cuda", dtype, args.max_iter, tol=tol))
+            if not args.skip_cpu:
+                iters = max(results[-1]["iterations"], 1)
+                c = run(prog, None, "float64", min(iters, 200))
+                c["note"] = "CPU NumPy, same program, capped at 200 iterations"
+                record(c)
 
 
 if __name__ == "__main__":
