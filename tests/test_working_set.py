@@ -107,3 +107,74 @@ def test_central_generators_keep_the_patterns_and_widen_small_margins():
 
     assert margins(hyper.generators).min() < 1e-5
     assert np.all(margins(G) > 100 * margins(hyper.generators))
+
+
+def _interior(rng, e, G):
+    x = rng.standard_normal((e, G))
+    x[0] = np.linalg.norm(x[1:], axis=0) + rng.random(G) + 1e-3
+    return x
+
+
+def test_nesterov_todd_scaling_and_jordan_algebra():
+    from convexnet.solvers.working_set import _cone_step, _jordan, _jordan_solve, _nt_scaling
+
+    rng = np.random.default_rng(0)
+    x, y = _interior(rng, 5, 7), _interior(rng, 5, 7)
+    W, Winv, lam = _nt_scaling(x, y)
+    assert np.allclose(np.matmul(W, Winv), np.eye(5), atol=1e-12)
+    assert np.allclose(lam, np.einsum("gij,jg->ig", Winv, y), atol=1e-12)  # W x = W^{-1} y
+    assert np.allclose(np.einsum("gij,jg->ig", np.matmul(W, W), x), y, atol=1e-12)
+    v = rng.standard_normal((5, 7))
+    assert np.allclose(_jordan(lam, _jordan_solve(lam, v)), v, atol=1e-10)
+    dx = rng.standard_normal((5, 7)) * 10
+    eta = _cone_step(x, dx)
+    edge = x + eta * dx
+    det = edge[0] ** 2 - np.sum(edge[1:] ** 2, axis=0)
+    assert np.isfinite(eta) and np.min(np.abs(det)) < 1e-8 * np.max(x[0] ** 2)
+    inner = x + 0.999 * eta * dx
+    assert np.all(inner[0] > np.linalg.norm(inner[1:], axis=0))
+
+
+@pytest.mark.parametrize("task", ["squared", "logistic"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_primal_dual_matches_clarabel_and_the_barrier(task, seed):
+    from convexnet.solvers.working_set import primal_dual_two_layer
+
+    X, Y, pat, loss, alpha = _data(task, seed, n=80, n_patterns=12)
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10).objective
+    gen = central_generators(X, pat.D, pat.generators)
+    start = 0.1 * np.hstack([gen, gen])
+    z, info = primal_dual_two_layer(X, Y[:, 0], pat.D, alpha, start, loss=task, rel_gap=1e-10)
+    zb, _ = barrier_two_layer(X, Y[:, 0], pat.D, alpha, start, loss=task, rel_gap=1e-10)
+    P = program.n_patterns
+    V, W = z[:, :P].T[:, :, None], z[:, P:].T[:, :, None]
+    assert program.cone_violation(V, W) == 0.0
+    assert program.objective(V, W) == pytest.approx(ref, rel=1e-7)
+    assert info["objective"] == pytest.approx(ref, rel=1e-7)
+    assert np.all(info["multipliers"] > 0)
+    # either it reached the asked gap itself or the barrier finished the path from its iterate
+    assert info.get("gap", 0.0) <= 1e-10 or info["handoff"] > 1e-10
+    Vb, Wb = zb[:, :P].T[:, :, None], zb[:, P:].T[:, :, None]
+    assert program.objective(V, W) == pytest.approx(program.objective(Vb, Wb), rel=1e-7)
+
+
+def test_barrier_columns_methods():
+    from convexnet.solvers.working_set import barrier_columns
+
+    X, Y, pat, loss, alpha = _data("squared", 5)
+    gen = central_generators(X, pat.D, pat.generators)
+    a = barrier_columns(X, Y, pat.D, gen, alpha, "squared", [0.1], method="barrier")
+    b = barrier_columns(X, Y, pat.D, gen, alpha, "squared", [0.1], method="primal-dual")
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    P = program.n_patterns
+
+    def value(Z):
+        return program.objective(
+            np.transpose(Z[:, :, :P], (2, 0, 1)), np.transpose(Z[:, :, P:], (2, 0, 1))
+        )
+
+    assert value(b[0]) == pytest.approx(value(a[0]), rel=1e-7)
+    assert b[2] < a[2]  # fewer Newton steps
+    with pytest.raises(ValueError, match="method"):
+        barrier_columns(X, Y, pat.D, gen, alpha, "squared", [0.1], method="newton")
