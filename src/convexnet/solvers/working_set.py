@@ -312,6 +312,33 @@ def _orthant_step(x: np.ndarray, dx: np.ndarray) -> float:
     return float(np.min(-x[neg] / dx[neg])) if np.any(neg) else np.inf
 
 
+def _column_data(X: np.ndarray, y: np.ndarray, D: np.ndarray, start: np.ndarray, loss: str):
+    """The fixed data of one output column's interior-point solve, after checking its inputs.
+
+    Returns the cone rows' signs ``S = [2D - 1, 2D - 1]`` (``n x 2P``), a copy of ``start``,
+    the loss, ``y`` as floats, ``F = [D_i X]_i`` (``n x P d``), ``K = F^T F`` (squared loss,
+    else ``None``), the upper-triangle indices and the rows' ``x_j x_j^T`` upper triangles
+    (``XX``). Raises :class:`BarrierFailure` when ``start`` is not strictly inside every cone
+    and ``ValueError`` for a loss the solvers do not handle.
+    """
+    n, d = X.shape
+    k = D.shape[1]
+    Df = np.asarray(D, dtype=float)
+    S1 = 2.0 * Df - 1.0
+    S = np.concatenate([S1, S1], axis=1)
+    z = np.array(start, dtype=float, copy=True)
+    inside = z.shape == (d, 2 * k) and np.all(np.isfinite(z)) and np.all(S * (X @ z) > 0)
+    if k == 0 or not inside:
+        raise BarrierFailure("the start is not strictly inside every cone")
+    if loss not in BARRIER_LOSSES:
+        raise ValueError(f"the barrier handles the losses {BARRIER_LOSSES}, got {loss!r}.")
+    F = (Df[:, :, None] * X[:, None, :]).reshape(n, k * d)
+    K = F.T @ F if loss == "squared" else None
+    upper = np.triu_indices(d)
+    XX = X[:, upper[0]] * X[:, upper[1]]  # rows: the upper triangle of x_j x_j^T
+    return S, z, get_loss(loss), np.asarray(y, dtype=float), F, K, upper, XX
+
+
 def barrier_two_layer(
     X: np.ndarray,
     y: np.ndarray,
@@ -346,25 +373,12 @@ def barrier_two_layer(
     """
     n, d = X.shape
     k = D.shape[1]
-    Df = np.asarray(D, dtype=float)
-    S1 = 2.0 * Df - 1.0
-    S = np.concatenate([S1, S1], axis=1)
     G = 2 * k
-    z = np.array(start, dtype=float, copy=True)
-    if k == 0 or z.shape != (d, G) or not np.all(S * (X @ z) > 0) or not np.all(np.isfinite(z)):
-        raise BarrierFailure("the start is not strictly inside every cone")
-    if loss not in BARRIER_LOSSES:
-        raise ValueError(f"the barrier handles the losses {BARRIER_LOSSES}, got {loss!r}.")
-    datafit = get_loss(loss)
-    y = np.asarray(y, dtype=float)
+    S, z, datafit, y, F, K, upper, XX = _column_data(X, y, D, start, loss)
 
     def value(p):
         return datafit.value(p, y)
 
-    F = (Df[:, :, None] * X[:, None, :]).reshape(n, k * d)
-    K = F.T @ F if loss == "squared" else None
-    upper = np.triu_indices(d)
-    XX = X[:, upper[0]] * X[:, upper[1]]  # rows: the upper triangle of x_j x_j^T
     norms = np.linalg.norm(z, axis=0)
     s = 2.0 * norms + 1e-3 * max(float(norms.max()), 1e-300)
     if s_start is not None:
@@ -546,21 +560,8 @@ def primal_dual_two_layer(
     """
     n, d = X.shape
     k = D.shape[1]
-    Df = np.asarray(D, dtype=float)
-    S1 = 2.0 * Df - 1.0
-    S = np.concatenate([S1, S1], axis=1)
     G = 2 * k
-    z = np.array(start, dtype=float, copy=True)
-    if k == 0 or z.shape != (d, G) or not np.all(S * (X @ z) > 0) or not np.all(np.isfinite(z)):
-        raise BarrierFailure("the start is not strictly inside every cone")
-    if loss not in BARRIER_LOSSES:
-        raise ValueError(f"the barrier handles the losses {BARRIER_LOSSES}, got {loss!r}.")
-    datafit = get_loss(loss)
-    y = np.asarray(y, dtype=float)
-    F = (Df[:, :, None] * X[:, None, :]).reshape(n, k * d)
-    K = F.T @ F if loss == "squared" else None
-    upper = np.triu_indices(d)
-    XX = X[:, upper[0]] * X[:, upper[1]]
+    S, z, datafit, y, F, K, upper, XX = _column_data(X, y, D, start, loss)
     # Start on the central path: the barrier's first centring, at t0 = degree / f, with its
     # implied duals lam = 1 / (t m), omega = alpha, zeta = -alpha z / s (s centred for z).
     z, first = barrier_two_layer(
