@@ -397,6 +397,7 @@ def barrier_two_layer(
     t = degree / max(abs(f), 1e-300) if t_start is None else float(t_start)
     newton = 0
     eye = np.eye(d)
+    margins = S * (X @ z)
     while True:
         previous = np.inf
         for _ in range(max_centring):  # centre: Newton's method on phi = t f + barrier
@@ -405,7 +406,7 @@ def barrier_two_layer(
                 raise BarrierFailure(
                     f"no convergence within {max_newton} Newton steps or the time limit (t={t:.3g})"
                 )
-            m = S * (X @ z)  # (n, G)
+            m = margins  # S X z, (n, G)
             pred = predictions(z)
             grad = datafit.gradient(pred, y)
             ga = t * (F.T @ grad).reshape(k, d).T  # (d, k)
@@ -466,6 +467,15 @@ def barrier_two_layer(
                             f"no feasible step along the Newton direction (t={t:.3g})"
                         )
                 zn, sn = z + eta * dz, s + eta * ds
+            # The margins m + eta dm were tested; recomputed from the new point they can round
+            # to zero or below (seen once at n = 100000): shorten the step until they do not.
+            margins = S * (X @ zn)
+            while not np.all(margins > 0):
+                eta *= 0.5
+                if eta < 1e-12:
+                    raise BarrierFailure(f"the cone margins round to zero (t={t:.3g})")
+                zn, sn = z + eta * dz, s + eta * ds
+                margins = S * (X @ zn)
             z, s = zn, sn
             if decrement <= centring_tol or (decrement < 1e-2 and decrement > 0.5 * previous):
                 break
