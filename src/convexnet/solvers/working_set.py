@@ -468,9 +468,10 @@ def barrier_two_layer(
                         )
                 zn, sn = z + eta * dz, s + eta * ds
             # The margins m + eta dm were tested; recomputed from the new point they can round
-            # to zero or below (seen once at n = 100000): shorten the step until they do not.
+            # to zero or below, and s^2 - ||z||^2 can underflow when squared (both seen at
+            # n = 100000): shorten the step until the next Newton step's terms are finite.
             margins = S * (X @ zn)
-            while not np.all(margins > 0):
+            while not _strictly_inside(margins, zn, sn):
                 eta *= 0.5
                 if eta < 1e-12:
                     raise BarrierFailure(f"the cone margins round to zero (t={t:.3g})")
@@ -708,6 +709,13 @@ def _primal_dual_step(
         raise FloatingPointError("non-finite Newton step")
     eta = min(1.0, 0.99 * longest(dm, dlam, dxc, dyc))
     return eta, (dz, ds, dlam, dyc), sigma
+
+
+def _strictly_inside(margins: np.ndarray, z: np.ndarray, s: np.ndarray) -> bool:
+    """Whether the barrier's terms at ``(z, s)`` are finite: every cone margin positive, and
+    each group's ``u = s^2 - ||z||^2`` positive with ``u^2`` not underflowing to zero."""
+    u = s * s - np.sum(z * z, axis=0)
+    return bool(np.all(margins > 0) and np.all(s > 0) and np.all(u * u > 0) and np.all(u > 0))
 
 
 def _barrier_along(step: tuple, eta: float, logs: bool = True) -> float:
