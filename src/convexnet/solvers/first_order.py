@@ -647,9 +647,10 @@ def _barrier_polish(program, Z: np.ndarray, support: np.ndarray):
 
     Starts every group ``V_i``, ``W_i`` of the support at its pattern's generator moved towards
     the cone's analytic centre (:func:`~convexnet.solvers.working_set.central_generators`),
-    scaled to the iterate's typical group norm; the primal-dual method runs from the barrier's
-    first centring, and where it fails the barrier's parameter grows by ``POLISH_MU`` per
-    centring (4 was fastest at n = 1000 and 10000, d = 20, against 2 and 10). Returns
+    scaled to the iterate's typical group norm. ``barrier_columns`` picks the primal-dual
+    method up to ``PD_MAX_ROWS`` cone rows (the barrier finishing its path where it stalls) and
+    the barrier above; the barrier's parameter grows by ``POLISH_MU`` per centring (4 was
+    fastest at n = 1000 and 10000, d = 20, against 2 and 10). Returns
     ``(Z, multipliers)`` (full shapes, zero off the support) or ``None`` when a generator is
     not strictly inside or the barrier fails. (Starting instead from an earlier polish, near
     the cones' boundaries, took more Newton steps than this.)
