@@ -298,7 +298,7 @@ def test_barrier_newton_solve_survives_a_numerically_indefinite_system():
     """The barrier's Newton matrix ``H + blkdiag(Cinv)`` can lose definiteness to rounding
     (weights 1/m^2 of rows on the boundary reach 1e16): the solve then still returns a descent
     direction, exact where H vanishes."""
-    from convexnet.solvers.working_set import _newton_solve
+    from convexnet.solvers.working_set import _newton_factor
 
     rng = np.random.default_rng(0)
     k, d = 6, 5
@@ -311,10 +311,10 @@ def test_barrier_newton_solve_survives_a_numerically_indefinite_system():
     with pytest.raises(np.linalg.LinAlgError):
         np.linalg.cholesky(A)
     b = rng.normal(size=(k, d))
-    x = _newton_solve(H, Cinv, b)
+    x = _newton_factor(H, Cinv)(b)
     assert np.all(np.isfinite(x)) and float(np.sum(b * x)) > 0  # a descent direction
     good = B @ B.T + np.eye(k * d)  # a definite system: the direct Cholesky, exact
-    x = _newton_solve(good - np.eye(k * d), np.stack([np.eye(d)] * k), b)
+    x = _newton_factor(good - np.eye(k * d), np.stack([np.eye(d)] * k))(b)
     assert np.allclose(good @ x.reshape(-1), b.reshape(-1))
 
 

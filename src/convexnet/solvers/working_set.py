@@ -37,6 +37,7 @@ falls back to the conic solvers when the solve fails or its certified gap is abo
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
@@ -152,11 +153,6 @@ def _block_preconditioned_factor(H: np.ndarray, Cinv: np.ndarray):
     return solve
 
 
-def _block_preconditioned_solve(H: np.ndarray, Cinv: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """``(H + blkdiag(Cinv))^{-1} rhs`` by :func:`_block_preconditioned_factor`."""
-    return _block_preconditioned_factor(H, Cinv)(rhs)
-
-
 def _newton_factor(H: np.ndarray, Cinv: np.ndarray):
     """A solver of ``(H + blkdiag(Cinv)) x = rhs`` (``rhs`` of shape ``(k, d)``), factored once.
 
@@ -192,11 +188,6 @@ def _newton_factor(H: np.ndarray, Cinv: np.ndarray):
         except (LinAlgError, np.linalg.LinAlgError):
             continue
     raise LinAlgError("the barrier's Newton system is not positive definite")
-
-
-def _newton_solve(H: np.ndarray, Cinv: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """``(H + blkdiag(Cinv))^{-1} rhs`` by :func:`_newton_factor`."""
-    return _newton_factor(H, Cinv)(rhs)
 
 
 def _group_newton(B: np.ndarray, H: np.ndarray, k: int):
@@ -312,31 +303,39 @@ def _orthant_step(x: np.ndarray, dx: np.ndarray) -> float:
     return float(np.min(-x[neg] / dx[neg])) if np.any(neg) else np.inf
 
 
-def _column_data(X: np.ndarray, y: np.ndarray, D: np.ndarray, start: np.ndarray, loss: str):
-    """The fixed data of one output column's interior-point solve, after checking its inputs.
+class _Column(NamedTuple):
+    """The fixed data of one output column's interior-point solve (:func:`_column_data`)."""
 
-    Returns the cone rows' signs ``S = [2D - 1, 2D - 1]`` (``n x 2P``), a copy of ``start``,
-    the loss, ``y`` as floats, ``F = [D_i X]_i`` (``n x P d``), ``K = F^T F`` (squared loss,
-    else ``None``), the upper-triangle indices and the rows' ``x_j x_j^T`` upper triangles
-    (``XX``). Raises :class:`BarrierFailure` when ``start`` is not strictly inside every cone
-    and ``ValueError`` for a loss the solvers do not handle.
-    """
+    S: np.ndarray  # the cone rows' signs [2D - 1, 2D - 1], n x 2P
+    datafit: object
+    y: np.ndarray
+    F: np.ndarray  # [D_i X]_i, n x P d
+    K: np.ndarray | None  # F^T F for the squared loss
+    upper: tuple  # upper-triangle indices of a d x d block
+    XX: np.ndarray  # rows: the upper triangles of x_j x_j^T
+
+
+def _column_data(X: np.ndarray, y: np.ndarray, D: np.ndarray, loss: str) -> _Column:
+    """The fixed data of one output column's solve, computed once per column and shared by the
+    primal-dual method and the barrier that starts and finishes its path. Raises
+    ``ValueError`` for a loss the solvers do not handle."""
+    if loss not in BARRIER_LOSSES:
+        raise ValueError(f"the barrier handles the losses {BARRIER_LOSSES}, got {loss!r}.")
     n, d = X.shape
     k = D.shape[1]
     Df = np.asarray(D, dtype=float)
     S1 = 2.0 * Df - 1.0
-    S = np.concatenate([S1, S1], axis=1)
-    z = np.array(start, dtype=float, copy=True)
-    inside = z.shape == (d, 2 * k) and np.all(np.isfinite(z)) and np.all(S * (X @ z) > 0)
-    if k == 0 or not inside:
-        raise BarrierFailure("the start is not strictly inside every cone")
-    if loss not in BARRIER_LOSSES:
-        raise ValueError(f"the barrier handles the losses {BARRIER_LOSSES}, got {loss!r}.")
     F = (Df[:, :, None] * X[:, None, :]).reshape(n, k * d)
-    K = F.T @ F if loss == "squared" else None
     upper = np.triu_indices(d)
-    XX = X[:, upper[0]] * X[:, upper[1]]  # rows: the upper triangle of x_j x_j^T
-    return S, z, get_loss(loss), np.asarray(y, dtype=float), F, K, upper, XX
+    return _Column(
+        S=np.concatenate([S1, S1], axis=1),
+        datafit=get_loss(loss),
+        y=np.asarray(y, dtype=float),
+        F=F,
+        K=F.T @ F if loss == "squared" else None,
+        upper=upper,
+        XX=X[:, upper[0]] * X[:, upper[1]],
+    )
 
 
 def barrier_two_layer(
@@ -371,10 +370,47 @@ def barrier_two_layer(
     a point near it (the primal-dual method's hand-off); by default ``s`` starts at twice the
     group norms and ``t`` at ``2 P (n + 2) / f``.
     """
+    column = _column_data(X, y, D, loss)
+    return _barrier_path(
+        X,
+        column,
+        alpha,
+        start,
+        rel_gap=rel_gap,
+        mu=mu,
+        max_newton=max_newton,
+        max_centring=max_centring,
+        centring_tol=centring_tol,
+        deadline=deadline,
+        s_start=s_start,
+        t_start=t_start,
+    )
+
+
+def _barrier_path(
+    X: np.ndarray,
+    column: _Column,
+    alpha: float,
+    start: np.ndarray,
+    *,
+    rel_gap: float,
+    mu: float = BARRIER_MU,
+    max_newton: int = 1000,
+    max_centring: int = 200,
+    centring_tol: float = CENTRING_TOL,
+    deadline: float | None = None,
+    s_start: np.ndarray | None = None,
+    t_start: float | None = None,
+):
+    """:func:`barrier_two_layer` on a column's precomputed data (same arguments and returns)."""
+    S, datafit, y, F, K, upper, XX = column
     n, d = X.shape
-    k = D.shape[1]
-    G = 2 * k
-    S, z, datafit, y, F, K, upper, XX = _column_data(X, y, D, start, loss)
+    G = S.shape[1]
+    k = G // 2
+    z = np.array(start, dtype=float, copy=True)
+    margins = S * (X @ z) if z.shape == (d, G) else None
+    if k == 0 or margins is None or not np.all(np.isfinite(z)) or not np.all(margins > 0):
+        raise BarrierFailure("the start is not strictly inside every cone")
 
     def value(p):
         return datafit.value(p, y)
@@ -397,7 +433,6 @@ def barrier_two_layer(
     t = degree / max(abs(f), 1e-300) if t_start is None else float(t_start)
     newton = 0
     eye = np.eye(d)
-    margins = S * (X @ z)
     while True:
         previous = np.inf
         for _ in range(max_centring):  # centre: Newton's method on phi = t f + barrier
@@ -487,7 +522,7 @@ def barrier_two_layer(
                 f"[barrier] t {t:.3e} newton {newton} f {f:.12g} eta {eta:.2e} dec {decrement:.2e}"
             )
         if degree / t <= rel_gap * max(abs(f), 1e-300):
-            mult = 1.0 / (t * (S * (X @ z)))
+            mult = 1.0 / (t * margins)
             return z, {"newton_steps": newton, "t": t, "objective": f, "multipliers": mult}
         t *= mu
 
@@ -569,28 +604,20 @@ def primal_dual_two_layer(
     ``info["handoff"]`` the relative gap at the hand-off otherwise); raises
     :class:`BarrierFailure` when the start is not strictly inside or the barrier fails.
     """
+    column = _column_data(X, y, D, loss)
+    S, datafit, y, F = column.S, column.datafit, column.y, column.F
     n, d = X.shape
-    k = D.shape[1]
-    G = 2 * k
-    S, z, datafit, y, F, K, upper, XX = _column_data(X, y, D, start, loss)
+    G = S.shape[1]
+    k = G // 2
     # Start on the central path: the barrier's first centring, at t0 = degree / f, with its
     # implied duals lam = 1 / (t m), omega = alpha, zeta = -alpha z / s (s centred for z).
-    z, first = barrier_two_layer(
-        X,
-        y,
-        D,
-        alpha,
-        z,
-        loss=loss,
-        rel_gap=np.inf,
-        deadline=deadline,
-    )
+    z, first = _barrier_path(X, column, alpha, start, rel_gap=np.inf, deadline=deadline)
     t0 = first["t"]
     s = (1.0 + np.sqrt(1.0 + (t0 * alpha) ** 2 * np.sum(z * z, axis=0))) / (t0 * alpha)
     m = S * (X @ z)
     omega = np.full(G, float(alpha))
     zeta = -alpha * z / s
-    lam = 1.0 / (t0 * m)
+    lam = first["multipliers"]
     degree = n * G + G
     centring = first["newton_steps"]
 
@@ -617,9 +644,7 @@ def primal_dual_two_layer(
         if it == PD_MAX_ITER or (deadline is not None and time.perf_counter() > deadline):
             break
         try:
-            step = _primal_dual_step(
-                X, S, XX, upper, F, K, datafit, pred, y, k, z, s, m, lam, omega, zeta, r_z, r_s
-            )
+            step = _primal_dual_step(X, column, pred, xc, yc, gap, m, lam, r_z, r_s)
         except (LinAlgError, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
             reason = f"Newton system failed: {exc}"
             break
@@ -641,13 +666,11 @@ def primal_dual_two_layer(
     # Hand-off: the barrier continues the path from here, at t = 1 / mu.
     if _DEBUG:
         print(f"[pd] hands off to the barrier at gap {gap / scale:.2e} ({reason})")
-    z, info = barrier_two_layer(
+    z, info = _barrier_path(
         X,
-        y,
-        D,
+        column,
         alpha,
         z,
-        loss=loss,
         rel_gap=rel_gap,
         deadline=deadline,
         s_start=s,
@@ -657,20 +680,20 @@ def primal_dual_two_layer(
     return z, {**info, "newton_steps": steps + info["newton_steps"], "handoff": gap / scale}
 
 
-def _primal_dual_step(
-    X, S, XX, upper, F, K, datafit, pred, y, k, z, s, m, lam, omega, zeta, r_z, r_s
-):
-    """One Mehrotra predictor-corrector step of :func:`primal_dual_two_layer`.
+def _primal_dual_step(X, column: _Column, pred, xc, yc, gap, m, lam, r_z, r_s):
+    """One Mehrotra predictor-corrector step of :func:`primal_dual_two_layer` from the rows'
+    margins ``m`` and multipliers ``lam``, the group cones' primal ``xc = (s, z)`` and dual
+    ``yc = (omega, zeta)`` (``t`` first), their duality ``gap`` and the residuals.
 
     Returns ``(eta, (dz, ds, dlam, dy_cones), sigma)``: the step length (0.99 of the longest
     inside every cone), the direction and the centring parameter.
     """
-    d, G = z.shape
+    S, datafit, y, F, K, upper, XX = column
+    d, G = r_z.shape
+    k = G // 2
     e = d + 1
     inside = (np.arange(k)[:, None] * e + np.arange(d)[None, :]).reshape(-1)  # z in (z, s)
     order = np.r_[np.arange(1, e), 0]  # cone coordinates (s, z) -> Newton blocks (z, s)
-    xc, yc = np.vstack([s, z]), np.vstack([omega, zeta])
-    gap = float(np.sum(lam * m)) + float(np.sum(xc * yc))
     mu = gap / (m.size + G)
     W, Winv, scaled = _nt_scaling(xc, yc)
     B = np.zeros((G, e, e))
