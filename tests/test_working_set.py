@@ -178,3 +178,20 @@ def test_barrier_columns_methods():
     assert b[2] < a[2]  # fewer Newton steps
     with pytest.raises(ValueError, match="method"):
         barrier_columns(X, Y, pat.D, gen, alpha, "squared", [0.1], method="newton")
+
+
+@pytest.mark.parametrize("task", ["squared", "logistic"])
+def test_auto_method_takes_the_primal_dual_method_at_loose_tolerances(task):
+    X, Y, pat, loss, alpha = _data(task, 3, n=120, n_patterns=20)
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10).objective
+    loose = solve_two_layer_barrier(program, tol=1e-4)  # auto: the primal-dual method
+    barrier = solve_two_layer_barrier(program, tol=1e-4, method="barrier")
+    for sol in (loose, barrier):
+        assert sol.status == "optimal"
+        assert program.cone_violation(sol.V, sol.W) == 0.0
+        # a feasible point: never below the optimum, and within the asked gap above it
+        assert ref * (1 - 1e-9) <= sol.objective <= ref * (1 + 1e-4)
+    assert loose.iterations < barrier.iterations
+    tight = solve_two_layer_barrier(program, tol=1e-9)  # auto: the barrier
+    assert tight.objective == pytest.approx(ref, rel=1e-8)

@@ -83,6 +83,15 @@ PD_HANDOFF_CENTRING = 30
 #: rows); at n = 10000 and 63 patterns (1.3e6 rows) it stalls near a gap of 2e-7 and, with the
 #: barrier's hand-off, took 14.7 s against the barrier's 10.4 s.
 PD_MAX_ROWS = 2e5
+#: ``solve_two_layer_barrier(method="auto")`` takes the primal-dual method (without the
+#: barrier's hand-off) for relative gaps of at least this, the barrier below. On a working set
+#: of pattern growth (planted regression, n = 1000, d = 20, 63 nearly all-active patterns) the
+#: primal-dual method reached 1e-5 in 34 Newton steps (3.2 s), where the barrier needed 490
+#: steps for 1e-6 and 732 for 1e-8; it stalls near 6e-6 there, and its hand-off to the barrier
+#: then crawls (137 steps for 1e-6, 227 for 1e-7, with centrings cut short at
+#: PD_HANDOFF_CENTRING steps, so that the path's bound is not reliable), hence the barrier
+#: for tighter gaps.
+PD_ALONE_TOL = 1e-5
 
 
 class BarrierFailure(RuntimeError):
@@ -894,14 +903,16 @@ def solve_two_layer_barrier(
     warm_start: TwoLayerSolution | None = None,
     max_newton: int = 1000,
     time_limit: float | None = None,
-    method: str = "barrier",
+    method: str = "auto",
 ) -> TwoLayerSolution:
     """Solve the exact program over ``program``'s patterns by :func:`barrier_columns`.
 
-    ``method`` defaults to the barrier: on the working sets of pattern growth, whose patterns
+    ``method="auto"`` takes the primal-dual method when ``tol >= PD_ALONE_TOL`` (the loose
+    rounds of pattern growth) and the barrier below: on growth's working sets, whose patterns
     are nearly all active, the primal-dual method stalled at relative gaps of 1e-6 to 7e-6 on
-    every set tried (planted regression, n = 1000, d = 20; 38-63 patterns) and only added its
-    time before the barrier's fallback.
+    every set tried (planted regression, n = 1000, d = 20; 38-63 patterns), and the barrier's
+    hand-off from there crawled, but it reached 1e-5 about 10x sooner than the barrier.
+    ``"primal-dual"`` and ``"barrier"`` force one (:func:`barrier_columns`).
 
     Every group starts at its pattern's generator (strictly inside the cone; a pattern whose
     generator is not is a failure), scaled to the warm start's typical group norm when one is
@@ -930,6 +941,8 @@ def solve_two_layer_barrier(
     gen = central_generators(program.X, program.D, program.generators)
     scales = [_start_scale(program, col, gen, warm_start) for col in range(program.n_outputs)]
     deadline = None if time_limit is None else start_time + time_limit
+    if method == "auto":
+        method = "primal-dual" if tol >= PD_ALONE_TOL else "barrier"
     try:
         Z, mult, steps = barrier_columns(
             program.X,
