@@ -195,3 +195,19 @@ def test_auto_method_takes_the_primal_dual_method_at_loose_tolerances(task):
     assert loose.iterations < barrier.iterations
     tight = solve_two_layer_barrier(program, tol=1e-9)  # auto: the barrier
     assert tight.objective == pytest.approx(ref, rel=1e-8)
+
+
+def test_newton_limit_returns_a_feasible_iterate_marked_inaccurate():
+    X, Y, pat, loss, alpha = _data("squared", 4)
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10).objective
+    full = solve_two_layer_barrier(program, tol=1e-10, method="barrier")
+    cut = solve_two_layer_barrier(program, tol=1e-10, method="barrier", max_newton=40)
+    assert full.status == "optimal" and full.iterations > 40
+    assert cut.status == "inaccurate" and "stopped short" in cut.info["reason"]
+    assert cut.iterations <= 40
+    assert program.cone_violation(cut.V, cut.W) == 0.0
+    assert ref * (1 - 1e-9) <= cut.objective < 2 * ref
+    # a limit inside the first centring leaves nothing worth returning
+    first = solve_two_layer_barrier(program, tol=1e-10, method="barrier", max_newton=1)
+    assert first.status == "failed" and "no convergence" in first.info["reason"]

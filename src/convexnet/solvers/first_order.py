@@ -683,7 +683,7 @@ def _barrier_polish(program, Z: np.ndarray, support: np.ndarray, rel_gap: float 
         norms = np.linalg.norm(Z[:, col, :], axis=0)
         scales.append(float(np.median(norms[norms > 0])) if np.any(norms > 0) else 1.0)
     try:
-        Zs, mult_s, _ = barrier_columns(
+        Zs, mult_s, _, _ = barrier_columns(
             program.X,
             program.Y,
             D,

@@ -372,9 +372,12 @@ def barrier_two_layer(
     (a bound at exact centres; the centring here is inexact, ``CENTRING_TOL``, so the bound is
     indicative and the caller's certificate decides).
     Returns ``(Z, info)`` with ``Z`` of shape ``(d, 2P)`` and ``info["multipliers"]``
-    (``n x 2P``, the cone rows' central-path multipliers ``1 / (t S_i X z_i)``). Raises
+    (``n x 2P``, the cone rows' central-path multipliers ``1 / (t S_i X z_i)``). When
+    ``max_newton`` steps or the ``deadline`` (a ``time.perf_counter()`` value) pass after the
+    first centring, it returns its last iterate with ``info["stopped"]`` saying so (the point is
+    strictly feasible; the caller's certificate says how good it is). Raises
     :class:`BarrierFailure` when the start is not strictly feasible, Newton's method fails, or
-    ``max_newton`` steps or the ``deadline`` (a ``time.perf_counter()`` value) pass.
+    the limit comes within the first centring.
     ``s_start`` (the cones' bounds, above ``||start_g||``) and ``t_start`` continue a path from
     a point near it (the primal-dual method's hand-off); by default ``s`` starts at twice the
     group norms and ``t`` at ``2 P (n + 2) / f``.
@@ -441,15 +444,23 @@ def _barrier_path(
     f = objective(z, s)
     t = degree / max(abs(f), 1e-300) if t_start is None else float(t_start)
     newton = 0
+    centred = None  # t of the last completed centring
     eye = np.eye(d)
     while True:
         previous = np.inf
         for _ in range(max_centring):  # centre: Newton's method on phi = t f + barrier
             newton += 1
             if newton > max_newton or (deadline is not None and time.perf_counter() > deadline):
-                raise BarrierFailure(
-                    f"no convergence within {max_newton} Newton steps or the time limit (t={t:.3g})"
-                )
+                limit = f"{max_newton} Newton steps or the time limit passed (t={t:.3g})"
+                if centred is None:
+                    raise BarrierFailure(f"no convergence: {limit}")
+                return z, {
+                    "newton_steps": newton - 1,
+                    "t": t,
+                    "objective": objective(z, s),
+                    "multipliers": 1.0 / (t * margins),
+                    "stopped": f"stopped short of the asked gap: {limit}",
+                }
             m = margins  # S X z, (n, G)
             pred = predictions(z)
             grad = datafit.gradient(pred, y)
@@ -533,6 +544,7 @@ def _barrier_path(
         if degree / t <= rel_gap * max(abs(f), 1e-300):
             mult = 1.0 / (t * margins)
             return z, {"newton_steps": newton, "t": t, "objective": f, "multipliers": mult}
+        centred = t
         t *= mu
 
 
@@ -847,7 +859,9 @@ def barrier_columns(
     start; ``"barrier"`` runs the latter only; ``"auto"`` the former up to ``PD_MAX_ROWS``
     cone rows (``2 n P``), the latter above. ``options`` go to both; the barrier's
     :class:`BarrierFailure` propagates. Returns ``Z`` (``d x c x 2P``, ``[V, W]`` per column),
-    the cone rows' multipliers (``n x c x 2P``) and the number of Newton steps in all.
+    the cone rows' multipliers (``n x c x 2P``), the number of Newton steps in all, and the
+    messages of the columns whose path stopped at ``max_newton`` or the deadline (``[]`` when
+    every column reached ``rel_gap``).
     """
     if method not in ("auto", "primal-dual", "barrier"):
         raise ValueError(f"method must be 'auto', 'primal-dual' or 'barrier', got {method!r}.")
@@ -856,7 +870,7 @@ def barrier_columns(
         method = "primal-dual" if 2 * n * P <= PD_MAX_ROWS else "barrier"
     Z = np.zeros((d, c, 2 * P))
     mult = np.zeros((n, c, 2 * P))
-    steps = 0
+    steps, stopped = 0, []
     for col in range(c):
         start = scales[col] * np.concatenate([gen, gen], axis=1)
         args = (X, Y[:, col], D, float(alpha), start)
@@ -874,7 +888,9 @@ def barrier_columns(
                 raise BarrierFailure(f"column {col}: {exc}") from exc
         mult[:, col, :] = info["multipliers"]
         steps += info["newton_steps"]
-    return Z, mult, steps
+        if "stopped" in info:
+            stopped.append(f"column {col}: {info['stopped']}")
+    return Z, mult, steps, stopped
 
 
 def _start_scale(program: TwoLayerProgram, col: int, gen: np.ndarray, warm) -> float:
@@ -919,8 +935,10 @@ def solve_two_layer_barrier(
     given. ``tol`` is the relative gap asked of the interior-point method (the primal-dual
     method stops near 1e-8 at the smallest, the barrier fallback at ``tol``). Returns a
     :class:`TwoLayerSolution` with ``solver="barrier"`` and ``info["multipliers"]``
-    (``n x c x 2P``), or status ``"failed"`` (with the reason in ``info``) when
-    :func:`barrier_applies` is false or any column's solve fails.
+    (``n x c x 2P``); status ``"inaccurate"`` (reason in ``info``) when a column's path
+    stopped at ``max_newton`` or ``time_limit`` short of ``tol`` (its strictly feasible iterate
+    is returned for the caller to certify), ``"failed"`` when :func:`barrier_applies` is false
+    or any column's solve fails.
     """
     start_time = time.perf_counter()
 
@@ -944,7 +962,7 @@ def solve_two_layer_barrier(
     if method == "auto":
         method = "primal-dual" if tol >= PD_ALONE_TOL else "barrier"
     try:
-        Z, mult, steps = barrier_columns(
+        Z, mult, steps, stopped = barrier_columns(
             program.X,
             program.Y,
             program.D,
@@ -964,10 +982,10 @@ def solve_two_layer_barrier(
     return TwoLayerSolution(
         V=V,
         W=W,
-        status="optimal",
+        status="inaccurate" if stopped else "optimal",
         objective=program.objective(V, W),
         solve_time=time.perf_counter() - start_time,
         solver="barrier",
         iterations=steps,
-        info={"multipliers": mult},
+        info={"multipliers": mult, **({"reason": "; ".join(stopped)} if stopped else {})},
     )
