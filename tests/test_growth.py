@@ -189,3 +189,25 @@ def test_switch_to_the_tight_phase_reuses_a_loose_solve_already_within_tol():
             assert not before["final_phase"] and before["added"] == 0
             assert before["relative_gap"] <= 1e-6 and after["final_phase"]
     assert growth.converged and growth.fit.certificate.relative_gap <= 1e-6
+
+
+def test_dropped_patterns_are_recalled_exactly_when_they_violate():
+    from convexnet.growth import _recall
+
+    X, y = _teacher(2, 25, 2)
+    Xa, Y, loss, alpha = _augment(X), y[:, None], get_loss("squared"), 0.3
+    everything = enumerate_patterns(Xa)
+    few = everything.subset(np.arange(0, everything.n_patterns, 7))
+    poor = train_two_layer(Xa, Y, loss, alpha, few, prove=False)
+    lam = loss.dual_point(poor.network.predict(Xa), Y)
+    dropped = everything.subset(np.arange(1, everything.n_patterns, 3))
+    floor = alpha * (1 + 1e-5)
+    recalled, rest, best = _recall(Xa, lam, floor, dropped, gated=False)
+    kappa = np.array([relu_kappa(Xa, dropped.D[:, [j]], lam)[0] for j in range(dropped.n_patterns)])
+    assert 0 < recalled.n_patterns < dropped.n_patterns
+    assert recalled.n_patterns + rest.n_patterns == dropped.n_patterns
+    violating = {col.tobytes() for col in dropped.D[:, kappa > floor].T}
+    assert {col.tobytes() for col in recalled.D.T} == violating
+    assert best == pytest.approx(kappa.max(), rel=1e-9)
+    none, same, _ = _recall(Xa, lam, floor, None, gated=False)
+    assert none.n_patterns == 0 and same is None
