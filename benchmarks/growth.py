@@ -234,7 +234,7 @@ def main(argv=None) -> None:
             for n in args.n:
                 for d in args.d:
                     X, y = planted(n, d, task)
-                    rows.append(run_case(f"planted {task[:5]}", X, y, task, args))
+                    rows.append(run_case(f"planted {task}", X, y, task, args))
     if "bundled" in kinds:
         for name in ("diabetes", "breast_cancer"):
             X, y, task = bundled(name)
