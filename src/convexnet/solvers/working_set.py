@@ -85,7 +85,7 @@ PD_HANDOFF_CENTRING = 30
 PD_MAX_ROWS = 2e5
 #: ``solve_two_layer_barrier(method="auto")`` takes the primal-dual method (without the
 #: barrier's hand-off) for relative gaps of at least this, the barrier below. On a working set
-#: of pattern growth (planted regression, n = 1000, d = 20, 63 nearly all-active patterns) the
+#: of pattern growth (planted regression, n = 1000, d = 20, 63 patterns) the
 #: primal-dual method reached 1e-5 in 34 Newton steps (3.2 s), where the barrier needed 490
 #: steps for 1e-6 and 732 for 1e-8; it stalls near 6e-6 there, and its hand-off to the barrier
 #: then crawls (137 steps for 1e-6, 227 for 1e-7, with centrings cut short at
@@ -924,8 +924,8 @@ def solve_two_layer_barrier(
     """Solve the exact program over ``program``'s patterns by :func:`barrier_columns`.
 
     ``method="auto"`` takes the primal-dual method when ``tol >= PD_ALONE_TOL`` (the loose
-    rounds of pattern growth) and the barrier below: on growth's working sets, whose patterns
-    are nearly all active, the primal-dual method stalled at relative gaps of 1e-6 to 7e-6 on
+    rounds of pattern growth) and the barrier below: on growth's working sets (many nearly
+    equal patterns) the primal-dual method stalled at relative gaps of 1e-6 to 7e-6 on
     every set tried (planted regression, n = 1000, d = 20; 38-63 patterns), and the barrier's
     hand-off from there crawled, but it reached 1e-5 about 10x sooner than the barrier.
     ``"primal-dual"`` and ``"barrier"`` force one (:func:`barrier_columns`).
