@@ -211,3 +211,30 @@ def test_dropped_patterns_are_recalled_exactly_when_they_violate():
     assert best == pytest.approx(kappa.max(), rel=1e-9)
     none, same, _ = _recall(Xa, lam, floor, None, gated=False)
     assert none.n_patterns == 0 and same is None
+
+
+def test_probe_offers_only_new_patterns_that_truly_violate():
+    pytest.importorskip("torch")
+    from convexnet.growth import _probe
+
+    X, y = _teacher(2, 40, 2)
+    Xa, Y, loss, alpha = _augment(X), y[:, None], get_loss("squared"), 0.3
+    everything = enumerate_patterns(Xa)
+    few = everything.subset(np.arange(0, everything.n_patterns, 9))
+    poor = train_two_layer(Xa, Y, loss, alpha, few, prove=False)
+    lam = loss.dual_point(poor.network.predict(Xa), Y)
+    floor = alpha * (1 + 1e-5)
+    found, best = _probe(Xa, Y, loss, alpha, lam, few, floor, False, 16, 0, 25)
+    assert found.n_patterns > 0
+    known = {col.tobytes() for col in few.D.T}
+    for j in range(found.n_patterns):
+        assert found.D[:, j].tobytes() not in known
+        assert relu_kappa(Xa, found.D[:, [j]], lam)[0] > floor
+    assert best >= (1 - 1e-12) * max(
+        relu_kappa(Xa, found.D[:, [j]], lam)[0] for j in range(found.n_patterns)
+    )
+    # at the global optimum nothing violates
+    full = train_two_layer(Xa, Y, loss, alpha, everything, prove=False)
+    lam = loss.dual_point(full.network.predict(Xa), Y)
+    none, _ = _probe(Xa, Y, loss, alpha, lam, few, floor, False, 16, 0, 25)
+    assert none.n_patterns == 0
