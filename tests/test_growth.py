@@ -191,15 +191,20 @@ def test_switch_to_the_tight_phase_reuses_a_loose_solve_already_within_tol():
     assert growth.converged and growth.fit.certificate.relative_gap <= 1e-6
 
 
+def _poor_dual_point(n, step):
+    """Enumerable data, its patterns, every ``step``-th of them, and the dual point there."""
+    X, y = _teacher(2, n, 2)
+    Xa, Y, loss, alpha = _augment(X), y[:, None], get_loss("squared"), 0.3
+    everything = enumerate_patterns(Xa)
+    few = everything.subset(np.arange(0, everything.n_patterns, step))
+    poor = train_two_layer(Xa, Y, loss, alpha, few, prove=False)
+    return Xa, Y, loss, alpha, everything, few, loss.dual_point(poor.network.predict(Xa), Y)
+
+
 def test_dropped_patterns_are_recalled_exactly_when_they_violate():
     from convexnet.growth import _recall
 
-    X, y = _teacher(2, 25, 2)
-    Xa, Y, loss, alpha = _augment(X), y[:, None], get_loss("squared"), 0.3
-    everything = enumerate_patterns(Xa)
-    few = everything.subset(np.arange(0, everything.n_patterns, 7))
-    poor = train_two_layer(Xa, Y, loss, alpha, few, prove=False)
-    lam = loss.dual_point(poor.network.predict(Xa), Y)
+    Xa, Y, loss, alpha, everything, few, lam = _poor_dual_point(25, 7)
     dropped = everything.subset(np.arange(1, everything.n_patterns, 3))
     floor = alpha * (1 + 1e-5)
     recalled, rest, best = _recall(Xa, lam, floor, dropped, gated=False)
@@ -217,12 +222,7 @@ def test_probe_offers_only_new_patterns_that_truly_violate():
     pytest.importorskip("torch")
     from convexnet.growth import _probe
 
-    X, y = _teacher(2, 40, 2)
-    Xa, Y, loss, alpha = _augment(X), y[:, None], get_loss("squared"), 0.3
-    everything = enumerate_patterns(Xa)
-    few = everything.subset(np.arange(0, everything.n_patterns, 9))
-    poor = train_two_layer(Xa, Y, loss, alpha, few, prove=False)
-    lam = loss.dual_point(poor.network.predict(Xa), Y)
+    Xa, Y, loss, alpha, everything, few, lam = _poor_dual_point(40, 9)
     floor = alpha * (1 + 1e-5)
     found, best = _probe(Xa, Y, loss, alpha, lam, few, floor, False, 16, 0, 25)
     assert found.n_patterns > 0
