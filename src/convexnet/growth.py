@@ -379,6 +379,13 @@ def _pattern_values(
     return values, exact
 
 
+def _outside(candidates: ActivationPatterns, working: ActivationPatterns) -> ActivationPatterns:
+    """The ``candidates`` that ``working`` does not hold (order kept)."""
+    known = set(map(bytes, _pack_columns(working.D)))
+    new = [bytes(key) not in known for key in _pack_columns(candidates.D)]
+    return candidates.subset(np.flatnonzero(new))
+
+
 def price_patterns(
     X: np.ndarray,
     lam: np.ndarray,
@@ -442,10 +449,7 @@ def price_patterns(
     lower = _direction_values(X, G, lam)
     best_seen = float(lower.max(initial=0.0))
     order = np.argsort(-lower, kind="stable")
-    candidates = patterns_from_generators(X, G[:, order], method="pricing")
-    known = set(map(bytes, _pack_columns(working.D)))
-    new = np.array([bytes(key) not in known for key in _pack_columns(candidates.D)], dtype=bool)
-    candidates = candidates.subset(np.flatnonzero(new))
+    candidates = _outside(patterns_from_generators(X, G[:, order], method="pricing"), working)
     floor = alpha * (1.0 + rtol)
     values, exact = _pattern_values(
         X,
@@ -571,10 +575,8 @@ def _recall(X, lam, floor: float, dropped, gated: bool) -> tuple:
     pattern taken out of the working set is scored exactly every round rather than left for
     the search to find again.
     """
-    n, d = X.shape
-    none = ActivationPatterns(np.zeros((n, 0), dtype=bool), np.zeros((d, 0)), False, "recalled")
     if dropped is None or dropped.n_patterns == 0:
-        return none, dropped, 0.0
+        return _no_patterns(X), dropped, 0.0
     values, exact = _pattern_values(X, dropped.D, lam, gated, floor, dropped.n_patterns)
     back = exact & (values > floor)
     best = float(values[exact].max(initial=0.0))
@@ -590,17 +592,15 @@ def _probe(X, Y, loss, alpha, lam, working, floor, gated, width, seed, max_new) 
     :func:`price_patterns`. Returns ``(violators, best_value)``, the ``max_new`` most violated
     first; no violators when PyTorch is not installed.
     """
-    n, d = X.shape
-    none = ActivationPatterns(np.zeros((n, 0), dtype=bool), np.zeros((d, 0)), False, "probe")
+    d = X.shape[1]
+    none = _no_patterns(X)
     out = warm_start_generators(
         X, Y, loss, alpha, width=width, iterations=PROBE_ITERATIONS, random_state=seed
     )
     if out is None:
         return none, 0.0
-    candidates = patterns_from_generators(X, out[0].reshape(d, -1), method="probe")
-    known = set(map(bytes, _pack_columns(working.D)))
-    new = [bytes(key) not in known for key in _pack_columns(candidates.D)]
-    candidates = candidates.subset(np.flatnonzero(new))
+    neurons = patterns_from_generators(X, out[0].reshape(d, -1), method="probe")
+    candidates = _outside(neurons, working)
     if candidates.n_patterns == 0:
         return none, 0.0
     values, exact = _pattern_values(X, candidates.D, lam, gated, floor, candidates.n_patterns)
@@ -609,15 +609,10 @@ def _probe(X, Y, loss, alpha, lam, working, floor, gated, width, seed, max_new) 
     return candidates.subset(viol), float(values[exact].max(initial=0.0))
 
 
-def _unique_columns(patterns):
-    """``(D, generators)`` with repeated patterns removed (first kept, order preserved)."""
-    keys = _pack_columns(patterns.D)
-    seen, idx = set(), []
-    for j, key in enumerate(map(bytes, keys)):
-        if key not in seen:
-            seen.add(key)
-            idx.append(j)
-    return patterns.D[:, idx], patterns.generators[:, idx]
+def _no_patterns(X) -> ActivationPatterns:
+    """An empty pattern set for the data ``X``."""
+    n, d = X.shape
+    return ActivationPatterns(np.zeros((n, 0), dtype=bool), np.zeros((d, 0)), False, GROWN_METHOD)
 
 
 def _active(solution, rtol: float) -> np.ndarray:
@@ -717,16 +712,16 @@ def grow_patterns(
         )
         floor = alpha * (1 + round_rtol)
         recalled, dropped, recall_best = _recall(X, lam, floor, dropped, gated)
-        probed, probe_best = recalled.subset(np.zeros(0, dtype=int)), 0.0
-        if final and priced.patterns.n_patterns + recalled.n_patterns == 0 and probes < MAX_PROBES:
+        added = priced.patterns.n_patterns + recalled.n_patterns
+        probed, probe_best = _no_patterns(X), 0.0
+        if final and added == 0 and probes < MAX_PROBES:
             probes += 1
             width = max(WARM_START_WIDTH, fit.network.n_neurons)
             seed = int(rng.integers(2**31))
             probed, probe_best = _probe(
                 X, Y2, loss, alpha, lam, working, floor, gated, width, seed, max_new
             )
-        recalled = merge_patterns(recalled, probed) if probed.n_patterns else recalled
-        added = priced.patterns.n_patterns + recalled.n_patterns
+            added = probed.n_patterns
         entry = {
             "round": rnd,
             "final_phase": final,
@@ -736,7 +731,7 @@ def grow_patterns(
             "relative_gap": float(fit.certificate.relative_gap),
             "max_violation": float(max(priced.best_value, recall_best, probe_best) / alpha - 1.0),
             "added": added,
-            "recalled": recalled.n_patterns - probed.n_patterns,
+            "recalled": recalled.n_patterns,
             "probed": probed.n_patterns,
             "solved": did_solve,
             "candidates": priced.n_candidates,
@@ -765,16 +760,10 @@ def grow_patterns(
         if not keep.all():
             left = working.subset(np.flatnonzero(~keep))
             dropped = left if dropped is None else merge_patterns(dropped, left)
-        working = ActivationPatterns(
-            np.concatenate([working.D[:, keep], priced.patterns.D, recalled.D], axis=1),
-            np.concatenate(
-                [working.generators[:, keep], priced.patterns.generators, recalled.generators],
-                axis=1,
-            ),
-            False,
-            GROWN_METHOD,
+        merged = merge_patterns(
+            working.subset(np.flatnonzero(keep)), priced.patterns, recalled, probed
         )
-        working = ActivationPatterns(*_unique_columns(working), False, GROWN_METHOD)
+        working = ActivationPatterns(merged.D, merged.generators, False, GROWN_METHOD)
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return GrowthResult(

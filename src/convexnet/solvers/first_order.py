@@ -515,10 +515,22 @@ def project_onto_cones(X: np.ndarray, S: np.ndarray, Z: np.ndarray) -> np.ndarra
     return Z
 
 
+def _groups_above(Z: np.ndarray, fraction: float) -> np.ndarray:
+    """Groups ``Z[:, :, q]`` whose norm (the largest over outputs) exceeds ``fraction`` of the
+    largest group's, shape ``(Q,)``."""
+    norms = np.linalg.norm(Z, axis=0).max(axis=0)
+    return norms > fraction * max(float(norms.max()), 1e-300)
+
+
+def _patterns_of(groups: np.ndarray) -> np.ndarray:
+    """The patterns ``i`` whose ``V_i`` or ``W_i`` is in the ``(2P,)`` mask ``groups``."""
+    P = groups.size // 2
+    return np.flatnonzero(groups[:P] | groups[P:])
+
+
 def _support_mask(Z: np.ndarray, kappa: np.ndarray | None, alpha: float) -> np.ndarray:
     """Groups above ``SUPPORT_THRESHOLD`` of the largest norm, or whose dual bound exceeds alpha."""
-    norms = np.linalg.norm(Z, axis=0).max(axis=0)  # (Q,)
-    used = norms > SUPPORT_THRESHOLD * max(float(norms.max()), 1e-300)
+    used = _groups_above(Z, SUPPORT_THRESHOLD)
     if kappa is not None:
         used |= kappa > alpha
     return used
@@ -538,8 +550,7 @@ def polish_on_support(program, Z: np.ndarray, kappa: np.ndarray | None = None):
     from convexnet.solvers.conic import solve_two_layer_conic
 
     P = program.n_patterns
-    used = _support_mask(Z, kappa, program.alpha)
-    support = np.flatnonzero(used[:P] | used[P:])
+    support = _patterns_of(_support_mask(Z, kappa, program.alpha))
     size = program.n_samples * 2 * support.size * program.n_features
     # A support of most patterns is no polish, unless the whole program is small anyway.
     crowded = support.size > POLISH_MAX_FRACTION * P and size > POLISH_SMALL
@@ -578,10 +589,7 @@ def _barrier_polish_and_price(
     ``mu``, the augmented Lagrangian's, fills in where no better multiplier is known) or
     ``None``.
     """
-    P = program.n_patterns
-    norms = np.linalg.norm(Z, axis=0).max(axis=0)  # (2P,)
-    used = norms > BARRIER_SUPPORT * max(float(norms.max()), 1e-300)
-    support = np.flatnonzero(used[:P] | used[P:])
+    support = _patterns_of(_groups_above(Z, BARRIER_SUPPORT))
     size = program.n_samples * 2 * support.size * program.n_features
     if support.size > POLISH_SCREEN_MIN and size <= BARRIER_MAX_SIZE:
         # Screen first: a loose polish tells the patterns the optimum uses from those the
@@ -590,9 +598,8 @@ def _barrier_polish_and_price(
         if out is not None:
             loose, mult = out
             extra, _ = _priced_out(program, loose, support, mult, mu)
-            norms = np.linalg.norm(loose, axis=0).max(axis=0)
-            kept = norms > POLISH_SCREEN_KEEP * max(float(norms.max()), 1e-300)
-            support = np.union1d(np.flatnonzero(kept[:P] | kept[P:]), extra)
+            kept = _groups_above(loose, POLISH_SCREEN_KEEP)
+            support = np.union1d(_patterns_of(kept), extra)
             Z = np.where(kept[None, None, :], loose, 0.0)
     best = None
     for _ in range(rounds):
@@ -609,9 +616,7 @@ def _barrier_polish_and_price(
             return best
         # The next polish: the patterns this one uses, plus the violators (the rest are priced
         # again after it). A smaller support is a much cheaper barrier: (k d)^3 per step.
-        norms = np.linalg.norm(polished, axis=0).max(axis=0)  # (2P,)
-        used = norms > BARRIER_KEEP * max(float(norms.max()), 1e-300)
-        support = np.union1d(np.flatnonzero(used[:P] | used[P:]), extra)
+        support = np.union1d(_patterns_of(_groups_above(polished, BARRIER_KEEP)), extra)
     return best
 
 

@@ -86,9 +86,9 @@ PD_MAX_ROWS = 2e5
 #: ``solve_two_layer_barrier(method="auto")`` takes the primal-dual method (without the
 #: barrier's hand-off) for relative gaps of at least this, the barrier below. On a working set
 #: of pattern growth (planted regression, n = 1000, d = 20, 63 patterns) the
-#: primal-dual method reached 1e-5 in 34 Newton steps (3.2 s), where the barrier needed 490
-#: steps for 1e-6 and 732 for 1e-8; it stalls near 6e-6 there, and its hand-off to the barrier
-#: then crawls (137 steps for 1e-6, 227 for 1e-7, with centrings cut short at
+#: primal-dual method reached 1e-5 in 35 Newton steps (3.3 s), where the barrier needed 490
+#: steps for 1e-6 and 732 for 1e-8; it stalls near 5e-6 there, and its hand-off to the barrier
+#: then crawls (146 steps for 1e-6, 236 for 1e-7, with centrings cut short at
 #: PD_HANDOFF_CENTRING steps, so that the path's bound is not reliable), hence the barrier
 #: for tighter gaps.
 PD_ALONE_TOL = 1e-5
@@ -312,6 +312,12 @@ def _orthant_step(x: np.ndarray, dx: np.ndarray) -> float:
     return float(np.min(-x[neg] / dx[neg])) if np.any(neg) else np.inf
 
 
+def _predictions(F: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``F a`` with ``a_i = v_i - w_i`` for ``z = [V, W]`` (``d x 2P``): the column's output."""
+    k = z.shape[1] // 2
+    return F @ (z[:, :k] - z[:, k:]).T.reshape(-1)
+
+
 class _Column(NamedTuple):
     """The fixed data of one output column's interior-point solve (:func:`_column_data`)."""
 
@@ -434,11 +440,8 @@ def _barrier_path(
         if s.shape != (G,) or not np.all(s * s - norms * norms > 0) or not np.all(s > 0):
             raise BarrierFailure("s_start is not strictly inside the group cones")
 
-    def predictions(z):
-        return F @ (z[:, :k] - z[:, k:]).T.reshape(-1)
-
     def objective(z, s):
-        return value(predictions(z)) + alpha * float(s.sum())
+        return value(_predictions(F, z)) + alpha * float(s.sum())
 
     degree = n * G + 2 * G
     f = objective(z, s)
@@ -462,7 +465,7 @@ def _barrier_path(
                     "stopped": f"stopped short of the asked gap: {limit}",
                 }
             m = margins  # S X z, (n, G)
-            pred = predictions(z)
+            pred = _predictions(F, z)
             grad = datafit.gradient(pred, y)
             ga = t * (F.T @ grad).reshape(k, d).T  # (d, k)
             gz = np.concatenate([ga, -ga], axis=1)
@@ -642,12 +645,9 @@ def primal_dual_two_layer(
     degree = n * G + G
     centring = first["newton_steps"]
 
-    def predictions(z):
-        return F @ (z[:, :k] - z[:, k:]).T.reshape(-1)
-
     stalled, history, reason = 0, [], "iteration limit"
     for it in range(PD_MAX_ITER + 1):
-        pred = predictions(z)
+        pred = _predictions(F, z)
         f = datafit.value(pred, y) + alpha * float(s.sum())
         ga = (F.T @ datafit.gradient(pred, y)).reshape(k, d).T
         r_z = np.concatenate([ga, -ga], axis=1) - X.T @ (S * lam) - zeta
