@@ -91,6 +91,26 @@ def test_cone_projection_is_the_euclidean_projection():
     assert np.linalg.norm(P) > 0
 
 
+def test_refined_kappa_bounds_the_exact_constraint_and_is_exact_above_alpha():
+    """refined_kappa projects only the groups whose cheap bounds exceed alpha: never below
+    relu_kappa (every projection computed), and equal to it wherever it is above alpha."""
+    from convexnet.certificates import refined_kappa, relu_kappa
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((50, 4))
+    pat = sample_patterns(X, 15, random_state=1)
+    P = pat.n_patterns
+    for trial in range(6):
+        lam = rng.standard_normal((50, 2))
+        mu = np.abs(rng.standard_normal((50, 2, 2 * P))) * (trial % 3)  # zero, small, larger
+        exact = relu_kappa(X, pat.D, lam)
+        for alpha in (0.5 * exact.max(), 0.9 * exact.min(), 2.0 * exact.max()):
+            got = refined_kappa(X, pat.D, lam, mu, alpha)
+            assert np.all(got >= exact * (1 - 1e-9))
+            above = exact > alpha
+            assert np.allclose(got[above], exact[above], rtol=1e-9)
+
+
 def test_torch_backend_matches_numpy():
     torch = pytest.importorskip("torch")
     assert torch is not None

@@ -41,6 +41,7 @@ __all__ = [
     "cone_projection",
     "cone_projection_norm",
     "relu_kappa",
+    "refined_kappa",
     "gated_kappa",
     "coarse_kappa",
     "certify_two_layer",
@@ -283,6 +284,42 @@ def multiplier_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray, mu: np.ndarr
     return K.max(axis=1) if Q else np.zeros(c)
 
 
+def refined_kappa(
+    X: np.ndarray, D: np.ndarray, lam: np.ndarray, mu: np.ndarray, alpha: float
+) -> np.ndarray:
+    """Per output column, a bound on the exact constraint that is exact where it matters.
+
+    Per group ``(i, +-)`` and column ``k`` the smaller of the multiplier bound
+    ``||X^T (+- D_i lam_k + S_i mu_ik^+-)||`` (:func:`multiplier_kappa`, weak duality on the
+    cone) and the gated norm ``||X^T D_i lam_k||`` (``mu = 0``); the exact projection
+    ``||Proj_{K_i}(+- X^T D_i lam_k)||`` replaces it only where it exceeds both ``alpha`` and the
+    running maximum. Each group's value bounds its exact constraint from above, so the maximum
+    is a valid ``kappa`` over the patterns; it equals :func:`relu_kappa` whenever that exceeds
+    ``alpha``, at the cost of the few projections of the groups near or above ``alpha``.
+    """
+    lam = lam.reshape(X.shape[0], -1)
+    Df = D.astype(float)
+    M = np.concatenate([Df, -Df], axis=1)
+    S = np.concatenate([2 * Df - 1, 2 * Df - 1], axis=1)
+    n, c, P = lam.shape[0], lam.shape[1], D.shape[1]
+    G = lam[:, :, None] * M[:, None, :]
+    gated = np.linalg.norm((X.T @ G.reshape(n, -1)).reshape(-1, c, 2 * P), axis=0)
+    G = G + S[:, None, :] * np.maximum(mu, 0.0)
+    bound = np.linalg.norm((X.T @ G.reshape(n, -1)).reshape(-1, c, 2 * P), axis=0)
+    bound = np.minimum(bound, gated)  # (c, 2P)
+    out = np.zeros(c)
+    for k in range(c):
+        above = np.flatnonzero(bound[k] > alpha)
+        out[k] = bound[k][bound[k] <= alpha].max(initial=0.0)
+        for q in above[np.argsort(-bound[k, above])]:
+            if bound[k, q] <= out[k]:
+                break
+            A = S[:, q][:, None] * X
+            g = X.T @ (M[:, q] * lam[:, k])
+            out[k] = max(out[k], cone_projection_norm(A, g))
+    return out
+
+
 def gated_kappa(X: np.ndarray, D: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Per output column, ``max_i ||X^T D_i lam_k||`` (the gated dual constraint)."""
     lam = lam.reshape(X.shape[0], -1)
@@ -340,8 +377,9 @@ def certify_two_layer(
 
     ``cone_multipliers`` (shape ``(n, c, 2P)``, non-negative, e.g. from the augmented Lagrangian)
     give the cheap exact-program bound ``kappa_i^+- <= ||X^T (+- D_i lam + S_i mu_i^+-)||``
-    (weak duality on the cone); the per-pattern projections are then computed only when that
-    bound exceeds ``alpha``, and the smaller of the two bounds is kept.
+    (weak duality on the cone); the per-pattern projections are then computed only for the
+    groups whose bound exceeds ``alpha`` (:func:`refined_kappa`), and the smaller of the two
+    bounds is kept.
     """
     Y2 = Y.reshape(X.shape[0], -1)
     if interpolate:
@@ -358,7 +396,7 @@ def certify_two_layer(
         kappa = multiplier_kappa(X, D, lam, cone_multipliers)
         method = "exact (cone multipliers)"
         if float(kappa.max(initial=0.0)) > alpha:
-            kappa = np.minimum(kappa, relu_kappa(X, D, lam))
+            kappa = np.minimum(kappa, refined_kappa(X, D, lam, cone_multipliers, alpha))
             method = "exact"
     else:
         kappa = relu_kappa(X, D, lam)

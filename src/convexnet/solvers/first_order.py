@@ -382,7 +382,7 @@ def solve_two_layer_first_order(
                 mu_np = to_numpy(mu_plus)
                 # Squared/logistic loss: the barrier polish, which prices the patterns left out
                 # (exact bounds); else, or when it fails, Clarabel on the support.
-                polished, grow, how = None, POLISH_GROW_ROUNDS, "barrier"
+                polished, grow, how, mu_check = None, POLISH_GROW_ROUNDS, "barrier", mu_np
                 if program.loss.name in BARRIER_LOSSES:
                     found = _barrier_polish_and_price(program, Znp, mu_np)
                     grow = 0
@@ -398,6 +398,7 @@ def solve_two_layer_first_order(
                             inner["polished"], inner["exact"] = polished, dict(quick)
                             inner["polish"] = how
                             return True
+                        mu_check = mu_pol
                 if polished is None:
                     polished, grow = polish_on_support(program, Znp, kappa), POLISH_GROW_ROUNDS
                     how = "clarabel"
@@ -421,7 +422,7 @@ def solve_two_layer_first_order(
                 if polished is None and abs(info["relative_gap"]) > 100 * tol:
                     return False
                 candidate = Znp if polished is None else polished
-                exact = _exact_check(program, Snp, candidate, mu_np)
+                exact = _exact_check(program, Snp, candidate, mu_check)
                 if verbose:
                     print(f"[auglag] polished on the support: gap {exact['relative_gap']:.3e}")
                 if exact["relative_gap"] <= tol:
@@ -587,7 +588,8 @@ def _barrier_polish_and_price(
     (:func:`_priced_out`); those whose exact dual bound exceeds ``alpha`` join the support
     (column generation). Returns ``(Z, multipliers)`` (full ``(d, c, 2P)`` and ``(n, c, 2P)``;
     ``mu``, the augmented Lagrangian's, fills in where no better multiplier is known) or
-    ``None``.
+    ``None``. Each pricing hands its multipliers on to the next: near the same dual point they
+    still bound most groups below ``alpha``, so fewer projections are solved again.
     """
     support = _patterns_of(_groups_above(Z, BARRIER_SUPPORT))
     size = program.n_samples * 2 * support.size * program.n_features
@@ -597,7 +599,7 @@ def _barrier_polish_and_price(
         out = _barrier_polish(program, Z, support, rel_gap=POLISH_SCREEN_GAP)
         if out is not None:
             loose, mult = out
-            extra, _ = _priced_out(program, loose, support, mult, mu)
+            extra, mu = _priced_out(program, loose, support, mult, mu)
             kept = _groups_above(loose, POLISH_SCREEN_KEEP)
             support = np.union1d(_patterns_of(kept), extra)
             Z = np.where(kept[None, None, :], loose, 0.0)
@@ -611,7 +613,7 @@ def _barrier_polish_and_price(
             return best
         polished, mult = out
         extra, mult = _priced_out(program, polished, support, mult, mu)
-        best = (polished, mult)
+        best, mu = (polished, mult), mult
         if extra.size == 0:
             return best
         # The next polish: the patterns this one uses, plus the violators (the rest are priced
@@ -648,8 +650,14 @@ def _priced_out(program, Z: np.ndarray, support: np.ndarray, mult: np.ndarray, m
     inside[support], inside[P + support] = True, True
     mult = np.where(inside[None, None, :], mult, np.maximum(mu, 0.0))
     c = lam.shape[1]
-    G = lam[:, :, None] * M[:, None, :] + S[:, None, :] * mult
+    G = lam[:, :, None] * M[:, None, :]
+    gated = np.linalg.norm((X.T @ G.reshape(n, -1)).reshape(-1, c, 2 * P), axis=0)
+    G = G + S[:, None, :] * mult
     kappa = np.linalg.norm((X.T @ G.reshape(n, -1)).reshape(-1, c, 2 * P), axis=0)  # (c, 2P)
+    # mu = 0 gives the gated norm, a bound too: where it is the smaller, no multiplier is needed.
+    low = (gated < kappa) & ~inside[None, :]
+    mult = np.where(low[None, :, :], 0.0, mult)
+    kappa = np.minimum(kappa, gated)
     extra = set()
     for col, q in zip(*np.nonzero((kappa > alpha) & ~inside[None, :])):
         A = S[:, q][:, None] * X
