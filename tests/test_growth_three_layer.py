@@ -11,6 +11,7 @@ import pytest
 
 from convexnet.estimators_three_layer import ConvexThreeLayerRegressor
 from convexnet.growth_three_layer import (
+    block_growth_scope_note,
     block_upper_bounds,
     block_value,
     grow_blocks,
@@ -158,3 +159,43 @@ def test_estimator_grow():
     # "auto" does not grow
     auto = ConvexThreeLayerRegressor(alpha=ALPHA, tol=1e-4, random_state=0).fit(x, y)
     assert auto.growth_ is None
+
+
+def test_search_beyond_a_sampled_pool_finds_real_violators():
+    """From a pool of 3 sampled first-layer patterns, the search beyond the pool (new
+    patterns, second-layer flips, ascent of a sub-network's dual value) lowers the objective
+    towards the complete block set's optimum and never below it; every block it adds violates
+    the dual constraint at its round's dual point by the independent primal SOCP."""
+    from convexnet.patterns import sample_patterns
+
+    X, y = _data(seed=2)
+    complete = build_blocks(X, enumerate_patterns(X), 2, second_layer="enumerate")
+    best = train_three_layer(X, y, SquaredLoss(), ALPHA, blocks=complete, tol=TOL).objective
+    small = build_blocks(
+        X, sample_patterns(X, 3, random_state=2), 2, second_layer=2, random_state=2
+    )
+    fixed = grow_blocks(X, y, SquaredLoss(), ALPHA, pool=small, search=False, tol=TOL)
+    rounds = []
+
+    def solve(blocks):
+        fit = train_three_layer(X, y, SquaredLoss(), ALPHA, blocks=blocks, tol=TOL)
+        rounds.append(y - fit.network.predict(X)[:, 0])
+        return fit
+
+    grown = grow_blocks(
+        X, y, SquaredLoss(), ALPHA, pool=small, search=True, tol=TOL, random_state=0, solve=solve
+    )
+    assert grown.converged and grown.searched > 0
+    assert grown.pool.n_blocks == small.n_blocks + grown.searched
+    assert not grown.pool.is_complete
+    assert grown.fit.objective >= best * (1 - 1e-6)  # a width-2 network: never below
+    assert grown.fit.objective < fixed.fit.objective * (1 - 0.1)  # the fixed pool is 70% above
+    assert grown.fit.objective <= best * (1 + 1e-2)
+    for h, lam in zip(grown.history, rounds):
+        if h["searched"]:
+            for b, value in zip(h["added"], h["added_values"]):
+                assert b >= small.n_blocks  # beyond the first pool
+                assert _primal_rho(X, grown.pool, b, lam) > ALPHA * (1 + 1e-5)
+                assert value == pytest.approx(_primal_rho(X, grown.pool, b, lam), rel=1e-5)
+    assert grown.summary()["searched_blocks"] == grown.searched
+    assert "found by the search beyond the first pool" in block_growth_scope_note(grown)
