@@ -44,6 +44,26 @@ def test_fit_csv_errors(tmp_path):
         main(["fit", "--patterns", "-3"])
 
 
+def test_fit_limits_blas_threads(monkeypatch, capsys):
+    """--threads N holds the BLAS pools at N threads during the fit (0: left alone)."""
+    from threadpoolctl import threadpool_info
+
+    from convexnet import ConvexReLURegressor
+
+    seen = []
+    fit = ConvexReLURegressor.fit
+
+    def spy(self, X, y):
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+        return fit(self, X, y)
+
+    monkeypatch.setattr(ConvexReLURegressor, "fit", spy)
+    assert main(["fit", "--patterns", "20", "--threads", "1"]) == 0
+    assert seen[-1] == {1}
+    with pytest.raises(SystemExit, match="threads"):
+        main(["fit", "--threads", "-1"])
+
+
 def test_progress_reports_long_work():
     stream = io.StringIO()
     with progress("working", stream=stream, delay=0.05):
