@@ -50,6 +50,7 @@ from convexnet.certificates import (
     pattern_gradients,
     pattern_kappa,
 )
+from convexnet.growth import _seed_int
 from convexnet.programs.three_layer import BlockSet, build_blocks
 
 __all__ = [
@@ -345,6 +346,9 @@ def search_blocks(
        its ``h = sum_j D1_j X v_j`` is nearest zero.
     3. **Pairs**: the ``n_paired`` most violating new patterns in place of either member of each
        active mixed block (same ``D2``).
+    4. **Projected ascent** of a sub-network's dual value (:func:`_ascent_blocks`): the block of
+       each end point (the patterns of its neurons, ``D2 = 1[h > 0]``), and for the
+       ``N_FLIPPED_ENDS`` best end points also their second-layer flips as in 2.
 
     Candidates already in the pool are skipped; the rest are priced like pool blocks
     (:func:`price_blocks`: rigorous bounds, then the SOCP value). Returns ``(extended, priced)``:
@@ -354,7 +358,7 @@ def search_blocks(
     from convexnet.growth import price_patterns
     from convexnet.patterns import ActivationPatterns, patterns_from_generators
 
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(_seed_int(random_state))
 
     lam = lam.reshape(X.shape[0], -1)
     none = BlockPricing(np.zeros(0, dtype=np.intp), np.zeros(0), 0.0, 0, 0, 0)
@@ -592,7 +596,7 @@ def grow_blocks(
     members = _members_of(pool)
     working = _initial(X, Y2, loss, pool, initial_blocks)
     history, reason, fit = [], "max_rounds reached", None
-    rng = np.random.default_rng(random_state if isinstance(random_state, int) else None)
+    rng = np.random.default_rng(_seed_int(random_state))
     searched = 0
     for rnd in range(max_rounds):
         t = time.perf_counter()
