@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import convexnet.solvers.first_order as first_order
+import convexnet.solvers.gated_polish as gated_polish
 from convexnet.losses import get_loss
 from convexnet.patterns import sample_patterns
 from convexnet.programs.two_layer import TwoLayerProgram
@@ -52,8 +53,11 @@ def _clarabel(program):
     return ref.V[:, :, 0].T, ref.objective
 
 
+@pytest.mark.parametrize("newton", ["Cholesky", "conjugate gradients"])
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
-def test_polish_from_a_loose_iterate_reaches_the_clarabel_optimum(loss, monkeypatch):
+def test_polish_from_a_loose_iterate_reaches_the_clarabel_optimum(loss, newton, monkeypatch):
+    if newton == "conjugate gradients":  # the matrix-free Newton systems of large supports
+        monkeypatch.setattr(gated_polish, "DENSE_MAX_FLOPS", 0.0)
     program = _program(loss)
     A_ref, ref = _clarabel(program)
     monkeypatch.setattr(first_order, "GATED_POLISH_BELOW", 0.0)  # FISTA alone, loosely
@@ -70,8 +74,11 @@ def test_polish_from_a_loose_iterate_reaches_the_clarabel_optimum(loss, monkeypa
     assert np.array_equal(np.linalg.norm(A, axis=0) > 0, support)
 
 
+@pytest.mark.parametrize("newton", ["Cholesky", "conjugate gradients"])
 @pytest.mark.parametrize("start", ["half of the support", "support and ten more"])
-def test_polish_grows_and_prunes_a_wrong_support(start):
+def test_polish_grows_and_prunes_a_wrong_support(start, newton, monkeypatch):
+    if newton == "conjugate gradients":
+        monkeypatch.setattr(gated_polish, "DENSE_MAX_FLOPS", 0.0)
     program = _program("squared", seed=1)
     A_ref, ref = _clarabel(program)
     norms = np.linalg.norm(A_ref, axis=0)

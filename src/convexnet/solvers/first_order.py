@@ -46,7 +46,12 @@ from convexnet._validation import check_positive, check_positive_int
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
 from convexnet.solvers.auglag import augmented_lagrangian
 from convexnet.solvers.fista import GroupL2Penalty, fista
-from convexnet.solvers.gated_polish import POLISH_LOSSES, gated_polish_flops, polish_gated
+from convexnet.solvers.gated_polish import (
+    POLISH_LOSSES,
+    gated_polish_bytes,
+    gated_polish_flops,
+    polish_gated,
+)
 from convexnet.solvers.working_set import BARRIER_LOSSES
 
 __all__ = [
@@ -102,8 +107,9 @@ POLISH_REL_GAP = 1e-10
 #: (:func:`~convexnet.solvers.gated_polish.gated_polish_flops`) are at most those of
 #: ``GATED_POLISH_BUDGET`` FISTA iterations (``6 n d P`` each; the polish's dense products run
 #: several times faster per flop than FISTA's passes: 400 polished logistic n = 1000, d = 10,
-#: P = 1000 in 2.1 s against 6.6 s for FISTA alone, 100 did not polish it) and its lifted
-#: matrix fits ``GATED_POLISH_MAX_BYTES``.
+#: P = 1000 in 2.1 s against 6.6 s for FISTA alone, 100 did not polish it) and its largest
+#: arrays (:func:`~convexnet.solvers.gated_polish.gated_polish_bytes`) fit
+#: ``GATED_POLISH_MAX_BYTES``.
 GATED_POLISH_BELOW = 0.1
 GATED_POLISH_EVERY = 30
 GATED_POLISH_BUDGET = 400.0
@@ -552,7 +558,7 @@ def _gated_polish_affordable(program: TwoLayerProgram, support) -> bool:
     in flops."""
     n, d, P = program.n_samples, program.n_features, program.n_patterns
     k = len(support)
-    if k == 0 or 8.0 * n * k * d > GATED_POLISH_MAX_BYTES:
+    if k == 0 or gated_polish_bytes(n, d, k) > GATED_POLISH_MAX_BYTES:
         return False
     cost = gated_polish_flops(n, d, k, program.loss.name)
     return cost <= GATED_POLISH_BUDGET * 6.0 * n * d * P

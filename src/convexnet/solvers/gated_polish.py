@@ -34,15 +34,33 @@ GRADIENT_TOL = 1e-12
 #: ... and takes full steps, without a line search, once half the squared decrement is below
 #: this fraction of the objective (the objective's rounding would fool the Armijo test there).
 FULL_STEP_BELOW = 1e-9
+#: Newton systems are factored when forming and factoring them (``n (k d)^2 + (k d)^3 / 3``)
+#: costs at most this, else solved by preconditioned conjugate gradients (at most
+#: ``CG_MAX_ITER`` products with the Hessian, ``4 n d k`` flops each).
+DENSE_MAX_FLOPS = 2e9
+CG_MAX_ITER = 200
 
 
 def gated_polish_flops(n: int, d: int, k: int, loss: str) -> float:
-    """Floating-point operations of one polish over ``k`` groups: forming ``F^T diag(h) F``
-    (``n (k d)^2``, once for the squared loss, about six times for the logistic one: once per
-    Newton step) and its Cholesky factors (``(k d)^3 / 3`` per step)."""
+    """Estimated floating-point operations of one polish over ``k`` groups. Built lifted
+    matrix (below ``DENSE_MAX_FLOPS``): ``F^T diag(h) F`` (``n (k d)^2``, once for the squared
+    loss, about six times for the logistic one) and six Cholesky factorisations
+    (``(k d)^3 / 3``). Matrix-free: the preconditioner's blocks (``n d^2 k``, likewise once
+    or six times) and about six Newton steps of thirty Hessian products (``4 n d k`` each)."""
     kd = float(k * d)
     steps = 1.0 if loss == "squared" else 6.0
-    return steps * n * kd * kd + 6.0 * kd**3 / 3.0
+    if n * kd * kd + kd**3 / 3.0 <= DENSE_MAX_FLOPS:
+        return steps * n * kd * kd + 6.0 * kd**3 / 3.0
+    return steps * n * d * kd + 6.0 * 30.0 * 4.0 * n * kd
+
+
+def gated_polish_bytes(n: int, d: int, k: int) -> float:
+    """Bytes of one polish's largest arrays: the lifted matrix when it is built, else a few
+    ``n x k`` images."""
+    kd = float(k * d)
+    if n * kd * kd + kd**3 / 3.0 <= DENSE_MAX_FLOPS:
+        return 8.0 * n * kd
+    return 8.0 * 4 * n * k
 
 
 def polish_gated(
@@ -107,9 +125,110 @@ def _predict(X: np.ndarray, Df: np.ndarray, A: np.ndarray) -> np.ndarray:
     return np.sum(Df * (X @ A), axis=1, keepdims=True)
 
 
+class _Dense:
+    """The restricted program's lifted matrix ``F = [D_i X]_i`` (``n x k d``), built; Newton
+    systems solved by Cholesky."""
+
+    def __init__(self, X, Df, loss):
+        n, d = X.shape
+        self.k, self.d = Df.shape[1], d
+        self.F = (Df[:, :, None] * X[:, None, :]).reshape(n, self.k * d)
+        self.K = self.F.T @ self.F if loss.name == "squared" else None
+
+    def predict(self, a):
+        return self.F @ a
+
+    def adjoint(self, r):
+        return self.F.T @ r
+
+    def step(self, h, norms, u, g, alpha):
+        if self.K is not None:
+            H = self.K.copy()
+        else:
+            Fh = self.F * np.sqrt(h)[:, None]
+            H = Fh.T @ Fh
+        d = self.d
+        for i in range(self.k):
+            block = slice(i * d, (i + 1) * d)
+            H[block, block] += (alpha / norms[i]) * (np.eye(d) - np.outer(u[i], u[i]))
+        return _newton_step(H, g)
+
+
+class _MatrixFree:
+    """The restricted program's products ``F a`` and ``F^T r`` without ``F`` (``2 n d k``
+    flops each); Newton systems solved by conjugate gradients preconditioned with the Hessian's
+    ``d x d`` diagonal blocks ``X^T diag(h D_i) X + alpha (I - u_i u_i^T) / ||a_i||``."""
+
+    def __init__(self, X, Df, loss):
+        self.X, self.M = X, Df
+        self.k, self.d = Df.shape[1], X.shape[1]
+        self.blocks = self._blocks(np.ones(X.shape[0])) if loss.name == "squared" else None
+
+    def _blocks(self, h):
+        """``X^T diag(h D_i) X`` for every group, ``k x d x d``."""
+        return np.stack([(self.X * (h * m)[:, None]).T @ self.X for m in self.M.T])
+
+    def predict(self, a):
+        return np.sum(self.M * (self.X @ a.reshape(self.k, self.d).T), axis=1)
+
+    def adjoint(self, r):
+        return (self.X.T @ (self.M * r[:, None])).T.reshape(-1)
+
+    def step(self, h, norms, u, g, alpha):
+        k, d = self.k, self.d
+        data = self.blocks if self.blocks is not None else self._blocks(h)
+        B = data + (alpha / norms)[:, None, None] * (np.eye(d) - np.einsum("ki,kj->kij", u, u))
+        B += 1e-12 * np.trace(B, axis1=1, axis2=2)[:, None, None] / d * np.eye(d)
+        try:
+            Binv = np.linalg.inv(B)
+        except np.linalg.LinAlgError:
+            return None
+
+        def hessian(v):
+            vg = v.reshape(k, d)
+            radial = np.sum(u * vg, axis=1)
+            group = (alpha / norms)[:, None] * (vg - u * radial[:, None])
+            return self.adjoint(h * self.predict(v)) + group.reshape(-1)
+
+        def precondition(r):
+            return np.einsum("kij,kj->ki", Binv, r.reshape(k, d)).reshape(-1)
+
+        # Inexact Newton: the residual shrinks with the gradient (superlinear convergence).
+        gmax = np.linalg.norm(g.reshape(k, d), axis=1).max()
+        forcing = min(0.1, gmax / alpha)
+        return -_pcg(hessian, precondition, g, forcing, CG_MAX_ITER)
+
+
+def _pcg(hessian, precondition, b, rel_tol, max_iter):
+    """Preconditioned conjugate gradients for ``H x = b`` from ``x = 0`` until
+    ``||b - H x|| <= rel_tol ||b||``."""
+    x = np.zeros_like(b)
+    r = b.copy()
+    z = precondition(r)
+    p = z.copy()
+    rz = float(r @ z)
+    target = rel_tol * float(np.linalg.norm(b))
+    for _ in range(max_iter):
+        Hp = hessian(p)
+        curvature = float(p @ Hp)
+        if curvature <= 0:
+            break
+        step = rz / curvature
+        x += step * p
+        r -= step * Hp
+        if float(np.linalg.norm(r)) <= target:
+            break
+        z = precondition(r)
+        rz_new = float(r @ z)
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    return x
+
+
 def _newton(X, y, Df, alpha, loss, A, max_newton) -> np.ndarray | None:
-    """Damped Newton on the support's groups (columns of ``A``, all non-zero); groups that
-    shrink below ``DROP_BELOW`` of the largest are set to zero and leave."""
+    """Damped Newton on the support's groups (columns of ``A``, all non-zero). Groups whose
+    step crosses their origin, or that shrink below ``DROP_BELOW`` of the largest, are set to
+    zero and leave. The lifted matrix is built when it is small (``DENSE_MAX_FLOPS``)."""
     n, d = X.shape
     keep = np.ones(A.shape[1], dtype=bool)
     while True:
@@ -117,12 +236,13 @@ def _newton(X, y, Df, alpha, loss, A, max_newton) -> np.ndarray | None:
         if idx.size == 0:
             return None
         k = idx.size
-        F = (Df[:, idx, None] * X[:, None, :]).reshape(n, k * d)
+        kd = float(k * d)
+        dense = n * kd * kd + kd**3 / 3.0 <= DENSE_MAX_FLOPS
+        system = (_Dense if dense else _MatrixFree)(X, Df[:, idx], loss)
         a = A[:, idx].T.reshape(-1)  # group-major: a_i = a[i d:(i + 1) d]
-        K = F.T @ F if loss.name == "squared" else None
         dropped = False
         for _ in range(max_newton):
-            pred = (F @ a)[:, None]
+            pred = system.predict(a)[:, None]
             groups = a.reshape(k, d)
             norms = np.linalg.norm(groups, axis=1)
             if norms.min() <= DROP_BELOW * norms.max():
@@ -130,18 +250,10 @@ def _newton(X, y, Df, alpha, loss, A, max_newton) -> np.ndarray | None:
                 break
             u = groups / norms[:, None]
             phi = loss.value(pred, y) + alpha * float(norms.sum())
-            g = F.T @ loss.gradient(pred, y)[:, 0] + alpha * u.reshape(-1)
+            g = system.adjoint(loss.gradient(pred, y)[:, 0]) + alpha * u.reshape(-1)
             if np.linalg.norm(g.reshape(k, d), axis=1).max() <= GRADIENT_TOL * alpha:
                 break
-            if K is not None:
-                H = K.copy()
-            else:
-                Fh = F * np.sqrt(loss.curvature(pred, y))
-                H = Fh.T @ Fh
-            for i in range(k):
-                block = slice(i * d, (i + 1) * d)
-                H[block, block] += (alpha / norms[i]) * (np.eye(d) - np.outer(u[i], u[i]))
-            step = _newton_step(H, g)
+            step = system.step(loss.curvature(pred, y)[:, 0], norms, u, g, alpha)
             if step is None:
                 return None
             decrement = -float(g @ step)
@@ -161,7 +273,7 @@ def _newton(X, y, Df, alpha, loss, A, max_newton) -> np.ndarray | None:
                 keep[idx[crossing]] = False
                 dropped = None
                 break
-            dpred = (F @ step)[:, None]
+            dpred = system.predict(step)[:, None]
             eta = 1.0
             if 0.5 * decrement > FULL_STEP_BELOW * max(abs(phi), 1e-300):
                 while True:  # Armijo backtracking
