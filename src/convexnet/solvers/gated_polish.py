@@ -22,7 +22,9 @@ wrong answer.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.linalg import LinAlgError
+
+from convexnet.solvers.working_set import _newton_factor, _spd_inverse
 
 #: Losses with an entry-wise second derivative (``Loss.curvature``).
 POLISH_LOSSES = ("squared", "logistic")
@@ -41,6 +43,13 @@ DENSE_MAX_FLOPS = 2e9
 CG_MAX_ITER = 200
 
 
+def _builds_lifted(n: int, d: int, k: int) -> bool:
+    """Whether a polish over ``k`` groups builds ``F`` and factors its Newton systems (forming
+    and factoring them, ``n (k d)^2 + (k d)^3 / 3`` flops, costs at most ``DENSE_MAX_FLOPS``)."""
+    kd = float(k * d)
+    return n * kd * kd + kd**3 / 3.0 <= DENSE_MAX_FLOPS
+
+
 def gated_polish_flops(n: int, d: int, k: int, loss: str) -> float:
     """Estimated floating-point operations of one polish over ``k`` groups. Built lifted
     matrix (below ``DENSE_MAX_FLOPS``): ``F^T diag(h) F`` (``n (k d)^2``, once for the squared
@@ -49,7 +58,7 @@ def gated_polish_flops(n: int, d: int, k: int, loss: str) -> float:
     or six times) and about six Newton steps of thirty Hessian products (``4 n d k`` each)."""
     kd = float(k * d)
     steps = 1.0 if loss == "squared" else 6.0
-    if n * kd * kd + kd**3 / 3.0 <= DENSE_MAX_FLOPS:
+    if _builds_lifted(n, d, k):
         return steps * n * kd * kd + 6.0 * kd**3 / 3.0
     return steps * n * d * kd + 6.0 * 30.0 * 4.0 * n * kd
 
@@ -57,10 +66,7 @@ def gated_polish_flops(n: int, d: int, k: int, loss: str) -> float:
 def gated_polish_bytes(n: int, d: int, k: int) -> float:
     """Bytes of one polish's largest arrays: the lifted matrix when it is built, else a few
     ``n x k`` images."""
-    kd = float(k * d)
-    if n * kd * kd + kd**3 / 3.0 <= DENSE_MAX_FLOPS:
-        return 8.0 * n * kd
-    return 8.0 * 4 * n * k
+    return 8.0 * n * k * d if _builds_lifted(n, d, k) else 8.0 * 4 * n * k
 
 
 def polish_gated(
@@ -99,30 +105,23 @@ def polish_gated(
         lam = -loss.gradient(pred, y)[:, 0]
         G = X.T @ (Df * lam[:, None])  # (d, P): each group's dual direction
         kappa = np.linalg.norm(G, axis=0)
-        outside = np.linalg.norm(A, axis=0) == 0
-        enter = np.flatnonzero(outside & (kappa > alpha * (1.0 + 1e-9)))
+        norms = np.linalg.norm(A, axis=0)
+        enter = np.flatnonzero((norms == 0) & (kappa > alpha * (1.0 + 1e-9)))
         if enter.size == 0:
             return A
-        norms = np.linalg.norm(A, axis=0)
         start = 1e-3 * float(np.median(norms[norms > 0])) if np.any(norms > 0) else 1e-3
         A[:, enter] = start * G[:, enter] / kappa[enter]
     return A
 
 
-def _newton_step(H: np.ndarray, g: np.ndarray) -> np.ndarray | None:
-    """``-H^{-1} g`` by Cholesky; ``H`` is singular along radial directions the data do not
-    see (more groups than samples), so a failed factorisation is retried with a tiny ridge."""
-    for ridge in (0.0, 1e-12, 1e-9):
-        Hr = H if ridge == 0.0 else H + ridge * float(np.max(np.diag(H))) * np.eye(H.shape[0])
-        try:
-            return -cho_solve(cho_factor(Hr, check_finite=False), g, check_finite=False)
-        except (LinAlgError, ValueError):
-            continue
-    return None
-
-
 def _predict(X: np.ndarray, Df: np.ndarray, A: np.ndarray) -> np.ndarray:
     return np.sum(Df * (X @ A), axis=1, keepdims=True)
+
+
+def _group_blocks(norms: np.ndarray, u: np.ndarray, alpha: float) -> np.ndarray:
+    """The penalty's Hessian blocks ``alpha (I - u_i u_i^T) / ||a_i||``, ``k x d x d``."""
+    d = u.shape[1]
+    return (alpha / norms)[:, None, None] * (np.eye(d) - np.einsum("ki,kj->kij", u, u))
 
 
 class _Dense:
@@ -143,15 +142,17 @@ class _Dense:
 
     def step(self, h, norms, u, g, alpha):
         if self.K is not None:
-            H = self.K.copy()
+            H = self.K
         else:
             Fh = self.F * np.sqrt(h)[:, None]
             H = Fh.T @ Fh
-        d = self.d
-        for i in range(self.k):
-            block = slice(i * d, (i + 1) * d)
-            H[block, block] += (alpha / norms[i]) * (np.eye(d) - np.outer(u[i], u[i]))
-        return _newton_step(H, g)
+        # H is singular along radial directions the data do not see (more groups than
+        # samples): the barrier's factorisation has the fallbacks for that.
+        try:
+            solve = _newton_factor(H, _group_blocks(norms, u, alpha))
+        except (LinAlgError, np.linalg.LinAlgError, ValueError):
+            return None
+        return -solve(g.reshape(self.k, self.d)).reshape(-1)
 
 
 class _MatrixFree:
@@ -177,12 +178,7 @@ class _MatrixFree:
     def step(self, h, norms, u, g, alpha):
         k, d = self.k, self.d
         data = self.blocks if self.blocks is not None else self._blocks(h)
-        B = data + (alpha / norms)[:, None, None] * (np.eye(d) - np.einsum("ki,kj->kij", u, u))
-        B += 1e-12 * np.trace(B, axis1=1, axis2=2)[:, None, None] / d * np.eye(d)
-        try:
-            Binv = np.linalg.inv(B)
-        except np.linalg.LinAlgError:
-            return None
+        Binv = _spd_inverse(data + _group_blocks(norms, u, alpha))
 
         def hessian(v):
             vg = v.reshape(k, d)
@@ -228,25 +224,24 @@ def _pcg(hessian, precondition, b, rel_tol, max_iter):
 def _newton(X, y, Df, alpha, loss, A, max_newton) -> np.ndarray | None:
     """Damped Newton on the support's groups (columns of ``A``, all non-zero). Groups whose
     step crosses their origin, or that shrink below ``DROP_BELOW`` of the largest, are set to
-    zero and leave. The lifted matrix is built when it is small (``DENSE_MAX_FLOPS``)."""
+    zero and leave. The lifted matrix is built when it is small (:func:`_builds_lifted`)."""
     n, d = X.shape
+    A = A.copy()
     keep = np.ones(A.shape[1], dtype=bool)
     while True:
         idx = np.flatnonzero(keep)
         if idx.size == 0:
             return None
         k = idx.size
-        kd = float(k * d)
-        dense = n * kd * kd + kd**3 / 3.0 <= DENSE_MAX_FLOPS
-        system = (_Dense if dense else _MatrixFree)(X, Df[:, idx], loss)
+        system = (_Dense if _builds_lifted(n, d, k) else _MatrixFree)(X, Df[:, idx], loss)
         a = A[:, idx].T.reshape(-1)  # group-major: a_i = a[i d:(i + 1) d]
-        dropped = False
+        leave = None  # the groups that leave the support, when some do
         for _ in range(max_newton):
             pred = system.predict(a)[:, None]
             groups = a.reshape(k, d)
             norms = np.linalg.norm(groups, axis=1)
             if norms.min() <= DROP_BELOW * norms.max():
-                dropped = True
+                leave = norms <= DROP_BELOW * norms.max()
                 break
             u = groups / norms[:, None]
             phi = loss.value(pred, y) + alpha * float(norms.sum())
@@ -267,11 +262,7 @@ def _newton(X, y, Df, alpha, loss, A, max_newton) -> np.ndarray | None:
             if np.all(crossing):
                 crossing &= np.linalg.norm(g.reshape(k, d) - alpha * u, axis=1) < alpha
             if np.any(crossing):
-                A = A.copy()
-                A[:, idx] = a.reshape(k, d).T
-                A[:, idx[crossing]] = 0.0
-                keep[idx[crossing]] = False
-                dropped = None
+                leave = crossing
                 break
             dpred = system.predict(step)[:, None]
             eta = 1.0
@@ -287,13 +278,8 @@ def _newton(X, y, Df, alpha, loss, A, max_newton) -> np.ndarray | None:
                 if eta < 1e-12:
                     break  # no descent left at this precision
             a = a + eta * step
-        if dropped is None:
-            continue
-        A = A.copy()
         A[:, idx] = a.reshape(k, d).T
-        if not dropped:
+        if leave is None:
             return A
-        norms = np.linalg.norm(A, axis=0)
-        small = keep & (norms <= DROP_BELOW * norms.max())
-        A[:, small] = 0.0
-        keep &= ~small
+        A[:, idx[leave]] = 0.0
+        keep[idx[leave]] = False
