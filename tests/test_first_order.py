@@ -353,3 +353,64 @@ def test_exact_logistic_solver_polishes_by_barrier_and_matches_clarabel(seed):
     assert 0 <= ours.info["relative_gap"] <= 1e-7
     assert ours.info["dual"] <= ref.objective * (1 + 1e-9)  # a certified lower bound
     assert ours.info["primal"] <= ref.objective * (1 + 1e-6)
+
+
+def test_capped_screen_on_many_patterns_matches_clarabel(monkeypatch):
+    """Past ``POLISH_SCREEN_COLUMNS / d`` patterns only the largest groups are screened; the
+    patterns pricing finds bring back the rest, and the result is Clarabel's optimum."""
+    import convexnet.solvers.first_order as fo
+
+    program = _planted(300, 6, 150, 0.05, seed=0)
+    monkeypatch.setattr(fo, "POLISH_SCREEN_COLUMNS", 6 * 17)  # a cap of 17 patterns
+    supports = []
+    barrier = fo._barrier_polish
+
+    def spy(program, Z, support, rel_gap=fo.POLISH_REL_GAP):
+        supports.append((support.size, rel_gap))
+        return barrier(program, Z, support, rel_gap=rel_gap)
+
+    monkeypatch.setattr(fo, "_barrier_polish", spy)
+    ours = solve_two_layer_first_order(program, tol=1e-7)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10)
+    screens = [k for k, gap in supports if gap == fo.POLISH_SCREEN_GAP]
+    assert screens and screens[0] == 17  # the screen was capped
+    assert ours.status == "optimal", ours.info
+    assert 0 <= ours.info["relative_gap"] <= 1e-7
+    assert ours.info["dual"] <= ref.objective * (1 + 1e-9)
+    assert abs(ours.info["primal"] - ref.objective) <= 1e-6 * ref.objective
+
+
+def test_pricing_orders_violators_and_stops_at_its_limit():
+    """``_priced_out`` returns the violated patterns most violated first, each one checked
+    against an independent CVXPY solve of ``max lam^T D X u`` over the cone, ``||u|| <= 1``."""
+    import cvxpy as cp
+
+    from convexnet.solvers.first_order import _priced_out, _relu_predictions
+
+    program = _planted(120, 4, 40, 0.05, seed=1)
+    P = program.n_patterns
+    support = np.arange(2)
+    Z = np.zeros((program.n_features, 1, 2 * P))
+    Z[:, 0, support] = program.generators[:, support]
+    mult = np.zeros((program.n_samples, 1, 2 * P))
+    extra, _ = _priced_out(program, Z, support, mult.copy(), mult.copy())
+    assert extra.size >= 3 and not set(extra) & set(support)
+    X, alpha = program.X, program.alpha
+    lam = program.loss.dual_point(_relu_predictions(X, Z), program.Y)[:, 0]
+
+    def exact(i):
+        u = cp.Variable(X.shape[1])
+        S = 2 * program.D[:, i] - 1.0
+        best = 0.0
+        for sign in (1.0, -1.0):
+            value = sign * (lam * program.D[:, i]) @ (X @ u)
+            prob = cp.Problem(cp.Maximize(value), [cp.norm(u) <= 1, cp.multiply(S, X @ u) >= 0])
+            prob.solve(solver="CLARABEL")
+            best = max(best, prob.value)
+        return best
+
+    values = [exact(i) for i in extra]
+    assert all(v > alpha * (1 + 1e-7) for v in values)
+    assert np.all(np.diff(values) <= 1e-6 * alpha)  # most violated first
+    first, _ = _priced_out(program, Z, support, mult.copy(), mult.copy(), limit=2)
+    assert first.size == 2 and set(first) <= set(extra)
