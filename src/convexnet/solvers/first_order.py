@@ -129,10 +129,11 @@ POLISH_SCREEN_KEEP = 1e-3
 POLISH_SCREEN_COLUMNS = 1000
 #: Pricing: past ``PRICE_DESCENT_MIN`` groups whose bound exceeds ``alpha``, their multipliers
 #: first take ``PRICE_DESCENT_STEPS`` accelerated projected-gradient steps together (in chunks
-#: of ``PRICE_DESCENT_CHUNK`` groups), and only the groups still above ``alpha`` are projected.
+#: of ``PRICE_DESCENT_CHUNK`` groups: 64 took 7.4 s against 14.5 s for 512 at n = 10000, d = 11,
+#: 2000 groups, the same at n = 1000), and only the groups still above ``alpha`` are projected.
 PRICE_DESCENT_MIN = 32
 PRICE_DESCENT_STEPS = 30
-PRICE_DESCENT_CHUNK = 512
+PRICE_DESCENT_CHUNK = 64
 
 
 def first_order_memory(
@@ -819,12 +820,20 @@ def _descend_multipliers(X, lam, M, S, mult, kappa, cols, qs, steps: int | None 
         c, q = cols[lo : lo + PRICE_DESCENT_CHUNK], qs[lo : lo + PRICE_DESCENT_CHUNK]
         G0, Sq = lam[:, c] * M[:, q], S[:, q]
         nu = np.maximum(mult[:, c, q], 0.0)
-        prev, t = nu, 1.0
-        for _ in range(steps):
+        prev, t = nu.copy(), 1.0
+        yk, T = np.empty_like(nu), np.empty_like(nu)
+        for _ in range(steps):  # in place: these n x chunk arrays are the cost
             t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-            yk = nu + ((t - 1.0) / t_next) * (nu - prev)
-            grad = Sq * (X @ (X.T @ (G0 + Sq * yk)))
-            prev, nu, t = nu, np.maximum(yk - step * grad, 0.0), t_next
+            np.subtract(nu, prev, out=yk)
+            yk *= (t - 1.0) / t_next
+            yk += nu
+            np.multiply(Sq, yk, out=T)
+            T += G0
+            grad = X @ (X.T @ T)
+            grad *= Sq
+            grad *= -step
+            grad += yk
+            prev, nu, t = nu, np.maximum(grad, 0.0, out=grad), t_next
         bound = np.linalg.norm(X.T @ (G0 + Sq * nu), axis=0)
         better = bound < kappa[c, q]
         kappa[c[better], q[better]] = bound[better]
