@@ -78,13 +78,12 @@ POLISH_SMALL = 1e6
 #: Rounds of a polish attempt that add the patterns its dual point violates.
 POLISH_GROW_ROUNDS = 3
 #: Iterations between two polish attempts: ``POLISH_EVERY`` up to ``POLISH_EVERY_PATTERNS``
-#: patterns, ``POLISH_EVERY * POLISH_EVERY_PATTERNS / P`` above (at least ``POLISH_EVERY_MIN``),
-#: since an iteration costs ``O(n d P)`` while the screened polish does not grow with ``P``.
-#: P = 1000, first polish at iteration 200 / 50 / 20: n = 1000, d = 10 22.2 / 9.5 / 7.4 s;
-#: n = 1000, d = 50 logistic - / 36.1 / 28.0 s; n = 10000, d = 10 - / 106.9 / 70.9 s.
+#: patterns, fewer above (down to ``POLISH_EVERY_MIN``), since an iteration costs ``O(n d P)``
+#: while the screened polish does not grow with ``P`` (n = 1000, d = 10, P = 1000: 22.2 s with
+#: the first polish at iteration 200, 9.5 s at 50).
 POLISH_EVERY = 200
 POLISH_EVERY_PATTERNS = 100
-POLISH_EVERY_MIN = 20
+POLISH_EVERY_MIN = 50
 #: Groups below this fraction of the largest norm are left out of the polish's support.
 SUPPORT_THRESHOLD = 1e-3
 POLISH_BELOW = 1.0
