@@ -426,8 +426,8 @@ def solve_two_layer_first_order(
         # that a row's penalty curvature is RHO_SCALE times the loss's.
         rho0 = RHO_SCALE * loss_L / max(float(np.max(np.sum(program.X**2, axis=1))), 1e-300)
         inner = {"eps": 0.1, "count": 0}
-        polish_every = max(POLISH_EVERY_MIN, POLISH_EVERY * POLISH_EVERY_PATTERNS // max(P, 1))
-        polish_every = min(POLISH_EVERY, polish_every)
+        polish_every = POLISH_EVERY * POLISH_EVERY_PATTERNS // max(P, 1)
+        polish_every = min(POLISH_EVERY, max(POLISH_EVERY_MIN, polish_every))
 
         def done(Zk, image, mu_plus, rho, k):
             info = certifier(Zk, image, mu_plus)
@@ -439,7 +439,7 @@ def solve_two_layer_first_order(
                 )
             if _converged(info, tol):
                 return True
-            # The multiplier bound lags behind the primal: at most every POLISH_EVERY iterations,
+            # The multiplier bound lags behind the primal: at most every polish_every iterations,
             # when the support is new, polish on it and check with exact per-pattern bounds.
             due = k - inner.get("seen_at", 0) >= polish_every
             if due and abs(info["relative_gap"]) <= POLISH_BELOW:
@@ -811,11 +811,12 @@ def _descend_multipliers(X, lam, M, S, mult, kappa, cols, qs, steps: int | None 
     projected gradient on ``||X^T (M_q lam + S_q nu)||^2 / 2`` from the current multipliers,
     ``steps`` rounds of two products with ``X`` for all the groups together, lowers most
     bounds of non-violators below ``alpha`` so that few cone projections (NNLS, one group at a
-    time) remain. Returns ``kappa`` and ``mult`` updated where the bound went down.
+    time) remain. Returns a copy of ``kappa`` and ``mult`` itself, both updated where the bound
+    went down (``mult``, ``n x c x 2P``, in place: copying it would cost as much as a step).
     """
     steps = PRICE_DESCENT_STEPS if steps is None else steps
     step = 1.0 / max(float(np.linalg.norm(X, 2)) ** 2, 1e-300)
-    kappa, mult = kappa.copy(), mult.copy()
+    kappa = kappa.copy()
     for lo in range(0, cols.size, PRICE_DESCENT_CHUNK):
         c, q = cols[lo : lo + PRICE_DESCENT_CHUNK], qs[lo : lo + PRICE_DESCENT_CHUNK]
         G0, Sq = lam[:, c] * M[:, q], S[:, q]
