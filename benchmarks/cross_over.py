@@ -31,7 +31,8 @@ CASES = ["sq:500:10:50", "sq:500:20:100", "sq:1000:10:100", "lg:500:10:50", "lg:
 CASES.append("lg:1000:10:100")
 
 
-def program(spec: str) -> TwoLayerProgram:
+def program(spec: str, frac: float = 0.1, gated: bool = False) -> TwoLayerProgram:
+    """The planted program of ``spec`` (``loss:n:d:P``), ``alpha = frac * alpha_max``."""
     kind, n, d, P = spec.split(":")
     n, d, P = int(n), int(d), int(P)
     rng = np.random.default_rng(0)
@@ -44,8 +45,8 @@ def program(spec: str) -> TwoLayerProgram:
     Y = y[:, None]
     pat = sample_patterns(X, P, random_state=0)
     lam0 = -loss.gradient(np.zeros_like(Y), Y)
-    alpha = 0.1 * float(np.linalg.norm(X.T @ (pat.D * lam0), axis=0).max())
-    return TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    alpha = frac * float(np.linalg.norm(X.T @ (pat.D * lam0), axis=0).max())
+    return TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha, gated=gated)
 
 
 def run(spec: str, repeat: int) -> dict:

@@ -13,10 +13,8 @@ import argparse
 import time
 
 import numpy as np
+from cross_over import program  # the same planted data (benchmarks/ is on sys.path)
 
-from convexnet.losses import get_loss
-from convexnet.patterns import sample_patterns
-from convexnet.programs.two_layer import TwoLayerProgram
 from convexnet.solvers.conic import solve_two_layer_conic
 from convexnet.solvers.first_order import solve_two_layer_first_order
 
@@ -32,16 +30,8 @@ def main() -> None:
     parser.add_argument("--clarabel", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((args.n, args.d))
-    w = rng.standard_normal((args.d, 3))
-    y = np.maximum(X @ w, 0) @ np.array([1, -1, 0.5]) + 0.1 * rng.standard_normal(args.n)
-    pat = sample_patterns(X, args.patterns, random_state=0)
-    D = pat.D.astype(float)
-    alpha = args.frac * np.linalg.norm(X.T @ (D * y[:, None]), axis=0).max()
-    prog = TwoLayerProgram(
-        X, y[:, None], pat.D, pat.generators, get_loss("squared"), alpha, gated=args.kind == "g"
-    )
+    spec = f"sq:{args.n}:{args.d}:{args.patterns}"
+    prog = program(spec, args.frac, gated=args.kind == "g")
     t, cpu = time.perf_counter(), time.process_time()
     sol = solve_two_layer_first_order(prog, tol=1e-6, verbose=args.verbose, max_iter=args.max_iter)
     elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
