@@ -821,7 +821,7 @@ def _descend_multipliers(X, lam, M, S, mult, kappa, cols, qs, steps: int | None 
         c, q = cols[lo : lo + PRICE_DESCENT_CHUNK], qs[lo : lo + PRICE_DESCENT_CHUNK]
         G0, Sq = lam[:, c] * M[:, q], S[:, q]
         nu = np.maximum(mult[:, c, q], 0.0)
-        prev, t = nu.copy(), 1.0
+        prev, t = nu, 1.0  # nu is rebound each step, never written
         yk, T = np.empty_like(nu), np.empty_like(nu)
         for _ in range(steps):  # in place: these n x chunk arrays are the cost
             t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
