@@ -39,13 +39,16 @@ def _data(task, seed=0, n=60, d=3, n_patterns=10):
 def test_barrier_matches_clarabel_on_the_same_patterns(task, seed):
     X, Y, pat, loss, alpha = _data(task, seed)
     program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
-    ours = solve_two_layer_barrier(program, tol=1e-10)
     ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10)
-    assert ours.status == "optimal" and ours.solver == "barrier"
-    assert ours.objective == pytest.approx(ref.objective, rel=1e-6)
-    assert program.cone_violation(ours.V, ours.W) == 0.0  # strictly inside the cones
-    mult = ours.info["multipliers"]
-    assert mult.shape == (len(X), 1, 2 * program.n_patterns) and np.all(mult > 0)
+    for screen in (True, False):
+        ours = solve_two_layer_barrier(program, tol=1e-10, screen=screen)
+        assert ours.status == "optimal" and ours.solver == "barrier"
+        assert ours.objective == pytest.approx(ref.objective, rel=1e-6)
+        assert program.cone_violation(ours.V, ours.W) == 0.0  # strictly inside the cones
+        mult = ours.info["multipliers"]
+        assert mult.shape == (len(X), 1, 2 * program.n_patterns) and np.all(mult >= 0)
+        # every row has its multiplier without screening; screened-out rows have zero
+        assert np.all(mult > 0) != screen
 
 
 @pytest.mark.parametrize("task", ["squared", "logistic"])
@@ -202,7 +205,8 @@ def test_newton_limit_returns_a_feasible_iterate_marked_inaccurate():
     program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
     ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10).objective
     full = solve_two_layer_barrier(program, tol=1e-10, method="barrier")
-    cut = solve_two_layer_barrier(program, tol=1e-10, method="barrier", max_newton=40)
+    # unscreened, so that the stopped path's iterate is inside every row, not only the kept ones
+    cut = solve_two_layer_barrier(program, tol=1e-10, method="barrier", max_newton=40, screen=False)
     assert full.status == "optimal" and full.iterations > 40
     assert cut.status == "inaccurate" and "stopped short" in cut.info["reason"]
     assert cut.iterations <= 40
@@ -211,3 +215,56 @@ def test_newton_limit_returns_a_feasible_iterate_marked_inaccurate():
     # a limit inside the first centring leaves nothing worth returning
     first = solve_two_layer_barrier(program, tol=1e-10, method="barrier", max_newton=1)
     assert first.status == "failed" and "no convergence" in first.info["reason"]
+
+
+@pytest.mark.parametrize("task", ["squared", "logistic"])
+def test_screened_rows_grow_until_none_is_violated(task, monkeypatch):
+    """Row screening solves a relaxation; its answer must be the full program's optimum."""
+    import convexnet.solvers.working_set as ws
+
+    X, Y, pat, loss, alpha = _data(task, 6, n=200, d=4, n_patterns=12)
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10).objective
+    gen = central_generators(X, pat.D, pat.generators)
+    start = 0.1 * np.hstack([gen, gen])
+    P = program.n_patterns
+
+    def solve(**kw):
+        z, info = barrier_two_layer(
+            X, Y[:, 0], pat.D, alpha, start, loss=task, rel_gap=1e-10, screen=True, **kw
+        )
+        V, W = z[:, :P].T[:, :, None], z[:, P:].T[:, :, None]
+        return program, V, W, info
+
+    # one row per feature and group: the first relaxation violates rows, which are added
+    monkeypatch.setattr(ws, "SCREEN_ROWS_PER_FEATURE", 1)
+    _, V, W, info = solve()
+    assert info["screen_rounds"] >= 2
+    assert info["screened_rows"] < len(X) * 2 * P
+    assert program.cone_violation(V, W) == 0.0
+    assert program.objective(V, W) == pytest.approx(ref, rel=1e-7)
+    assert np.all(info["multipliers"] >= 0)
+    # with one round allowed, the violated relaxation hands over to every row
+    monkeypatch.setattr(ws, "SCREEN_ROUNDS", 1)
+    _, V, W, info = solve()
+    assert info["screen_rounds"] == 2 and info["screened_rows"] == len(X) * 2 * P
+    assert program.cone_violation(V, W) == 0.0
+    assert program.objective(V, W) == pytest.approx(ref, rel=1e-7)
+    # guided by the optimum's own groups, the first relaxation is already exact
+    monkeypatch.setattr(ws, "SCREEN_ROUNDS", 4)
+    monkeypatch.setattr(ws, "SCREEN_ROWS_PER_FEATURE", 5)
+    best = np.hstack([V[:, :, 0].T, W[:, :, 0].T])
+    _, V, W, info = solve(directions=best)
+    assert program.cone_violation(V, W) == 0.0
+    assert program.objective(V, W) == pytest.approx(ref, rel=1e-7)
+
+
+def test_screening_is_skipped_when_it_would_keep_most_rows():
+    import convexnet.solvers.working_set as ws
+
+    X, Y, pat, loss, alpha = _data("squared", 7, n=30, d=3, n_patterns=6)  # 2 * 5 * 4 >= 30
+    gen = central_generators(X, pat.D, pat.generators)
+    start = 0.1 * np.hstack([gen, gen])
+    z, info = barrier_two_layer(X, Y[:, 0], pat.D, alpha, start, rel_gap=1e-9, screen=True)
+    assert "screen_rounds" not in info and np.all(info["multipliers"] > 0)
+    assert 2 * ws.SCREEN_ROWS_PER_FEATURE * X.shape[1] >= len(X)
