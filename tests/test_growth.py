@@ -238,3 +238,26 @@ def test_probe_offers_only_new_patterns_that_truly_violate():
     lam = loss.dual_point(full.network.predict(Xa), Y)
     none, _ = _probe(Xa, Y, loss, alpha, lam, few, floor, False, 16, 0, 25)
     assert none.n_patterns == 0
+
+
+def test_direction_values_and_pattern_gradients_match_loops():
+    """The blocked and per-column products equal the definitions, sample by sample."""
+    from convexnet.certificates import pattern_gradients
+    from convexnet.growth import DIRECTION_BLOCK, _direction_values
+
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((40, 3))
+    lam = rng.standard_normal((40, 2))
+    U = rng.standard_normal((3, DIRECTION_BLOCK + 7))  # more than one block
+    expected = [
+        max(abs(sum(lam[j, k] * max(X[j] @ U[:, m], 0.0) for j in range(40))) for k in range(2))
+        for m in range(U.shape[1])
+    ]
+    assert np.allclose(_direction_values(X, U, lam), expected, rtol=1e-12, atol=1e-12)
+    assert _direction_values(X, U[:, :0], lam).shape == (0,)
+    D = rng.random((40, 5)) < 0.5
+    Z = pattern_gradients(X, D, lam)
+    for i in range(5):
+        for k in range(2):
+            ref = sum(D[j, i] * lam[j, k] * X[j] for j in range(40))
+            assert np.allclose(Z[i, :, k], ref, rtol=1e-12, atol=1e-12)

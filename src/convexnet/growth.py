@@ -58,6 +58,7 @@ VIOLATION_RTOL = 1e-5
 N_ASCENT_STARTS = 64
 N_ASCENT_STEPS = 15
 N_FLIPS = 16
+DIRECTION_BLOCK = 512  # candidate directions valued at a time (_direction_values)
 MAX_EXACT_PRICING = 300  # cone projections per round at most (exact program)
 SMALL_STEPS = (
     0.003,
@@ -247,9 +248,14 @@ def _seed_int(random_state) -> int | None:
 
 def _direction_values(X: np.ndarray, U: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """``max_k |lam_k^T (X u)_+|`` per unit column ``u`` of ``U``: lower bounds on ``kappa``."""
-    if U.shape[1] == 0:
-        return np.zeros(0)
-    return np.abs(lam.T @ np.maximum(X @ U, 0.0)).max(axis=0)
+    out = np.zeros(U.shape[1])
+    # In blocks of columns: one n x m product of tens of thousands of candidate directions
+    # cost 3-5 s at n = 10000 (allocating it), the blocks about 0.6 s.
+    for a in range(0, U.shape[1], DIRECTION_BLOCK):
+        Z = X @ U[:, a : a + DIRECTION_BLOCK]
+        np.maximum(Z, 0.0, out=Z)
+        out[a : a + DIRECTION_BLOCK] = np.abs(lam.T @ Z).max(axis=0)
+    return out
 
 
 def _ascent(X: np.ndarray, lam: np.ndarray, U: np.ndarray, steps: int) -> tuple:
