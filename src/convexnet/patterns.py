@@ -67,6 +67,7 @@ _LP_TOL = 1e-9  # an LP cell with inscribed margin t* <= this is treated as empt
 _KNOWN_SIGN_TOL = 1e-7  # |c^T u| above this: the sign of a new row at u needs no LP
 _CANDIDATE_MARGIN = 1e-12  # rank-3 candidate generators below this margin are dropped
 MIN_MARGIN = 1e-13  # generators are checked to have at least this relative margin
+GENERATOR_BLOCK = 512  # generators turned into patterns at a time (patterns_from_generators)
 _DEFAULT_MAX_LPS = 200_000
 _CHUNK_ELEMS = 1 << 22  # about 4 million entries per working block
 
@@ -987,7 +988,16 @@ def patterns_from_generators(X, generators, *, method: str = "generated") -> Act
     U = U[:, norms > 0] / norms[norms > 0][None, :]
     Xn, nz = _normalise_rows(X)
     Xz = Xn[nz]
-    if Xz.shape[0] and U.shape[1]:
-        U = U[:, np.abs(Xz @ U).min(axis=0) >= MIN_MARGIN]
-    D, G, _ = unique_patterns(X @ U >= 0, U)
-    return ActivationPatterns(D, G, False, method)
+    # In blocks of columns, each block's patterns packed to bits: the n x k products of tens
+    # of thousands of pricing candidates cost seconds to allocate at n = 10000.
+    kept, keys = [U[:, :0]], [np.zeros((0, (X.shape[0] + 7) // 8), dtype=np.uint8)]
+    for a in range(0, U.shape[1], GENERATOR_BLOCK):
+        block = U[:, a : a + GENERATOR_BLOCK]
+        if Xz.shape[0]:
+            block = block[:, np.abs(Xz @ block).min(axis=0) >= MIN_MARGIN]
+        kept.append(block)
+        keys.append(np.packbits(np.ascontiguousarray((X @ block >= 0).T), axis=1))
+    U, packed = np.concatenate(kept, axis=1), np.concatenate(keys, axis=0)
+    idx = _first_unique(packed)
+    D = np.unpackbits(packed[idx], axis=1, count=X.shape[0]).T.astype(bool)
+    return ActivationPatterns(D, U[:, idx], False, method)
