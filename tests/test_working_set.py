@@ -268,3 +268,47 @@ def test_screening_is_skipped_when_it_would_keep_most_rows():
     z, info = barrier_two_layer(X, Y[:, 0], pat.D, alpha, start, rel_gap=1e-9, screen=True)
     assert "screen_rounds" not in info and np.all(info["multipliers"] > 0)
     assert 2 * ws.SCREEN_ROWS_PER_FEATURE * X.shape[1] >= len(X)
+
+
+def test_pcg_solves_spd_systems_and_reports_its_limit():
+    from convexnet.solvers.working_set import _pcg
+
+    rng = np.random.default_rng(8)
+    Q = rng.standard_normal((30, 30))
+    A = Q @ Q.T + 1e-2 * np.eye(30)
+    b = rng.standard_normal(30)
+    approx = np.linalg.inv(A + 0.3 * np.diag(np.diag(A)))  # a rough preconditioner
+    x, its, ok = _pcg(lambda v: A @ v, b, lambda r: approx @ r, 1e-12, 200)
+    assert ok and np.linalg.norm(A @ x - b) <= 1e-10 * np.linalg.norm(b)
+    assert its > 1
+    _, its, ok = _pcg(lambda v: A @ v, b, lambda r: approx @ r, 1e-12, 1)
+    assert not ok and its == 1
+
+
+def test_logistic_barrier_with_stale_hessians_matches_the_formed_one(monkeypatch):
+    """Conjugate gradients on the step's own Hessian: the same path, far fewer formations."""
+    import convexnet.solvers.working_set as ws
+
+    X, Y, pat, loss, alpha = _data("logistic", 9, n=150, d=4, n_patterns=12)
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10).objective
+    formed = []
+    original = ws._group_newton
+
+    def counting(B, H, k, exact=None, report=None):
+        formed.append(exact is None)
+        return original(B, H, k, exact=exact, report=report)
+
+    monkeypatch.setattr(ws, "_group_newton", counting)
+    stale = solve_two_layer_barrier(program, tol=1e-10, method="barrier")
+    n_formed, n_steps = sum(formed), len(formed)
+    formed.clear()
+    monkeypatch.setattr(ws, "PCG_REFRESH", 0)  # form it at every step
+    fresh = solve_two_layer_barrier(program, tol=1e-10, method="barrier")
+    assert all(formed)
+    assert n_formed < n_steps / 4
+    for sol in (stale, fresh):
+        assert sol.status == "optimal"
+        assert program.cone_violation(sol.V, sol.W) == 0.0
+        assert sol.objective == pytest.approx(ref, rel=1e-7)
+    assert stale.objective == pytest.approx(fresh.objective, rel=1e-9)
