@@ -454,34 +454,19 @@ def barrier_two_layer(
     ``directions``, ``d x 2P`` like ``start``, e.g. a warm start, helps choose).
     """
     column = _column_data(X, y, D, loss)
-    if screen:
-        return _screened_barrier(
-            X,
-            column,
-            alpha,
-            start,
-            directions,
-            rel_gap=rel_gap,
-            mu=mu,
-            max_newton=max_newton,
-            max_centring=max_centring,
-            centring_tol=centring_tol,
-            deadline=deadline,
-        )
-    return _barrier_path(
-        X,
-        column,
-        alpha,
-        start,
+    options = dict(
         rel_gap=rel_gap,
         mu=mu,
         max_newton=max_newton,
         max_centring=max_centring,
         centring_tol=centring_tol,
         deadline=deadline,
-        s_start=s_start,
-        t_start=t_start,
     )
+    if screen:
+        if s_start is not None or t_start is not None:
+            raise ValueError("screen=True restarts its paths from start: no s_start or t_start.")
+        return _screened_barrier(X, column, alpha, start, directions, **options)
+    return _barrier_path(X, column, alpha, start, s_start=s_start, t_start=t_start, **options)
 
 
 def _barrier_path(
