@@ -157,7 +157,8 @@ def run_case(name, X, y, task, args) -> dict:
     row["speedup"] = row["adam_time"] / row["time"]
     print(
         f"{name}: ours {row['ours']:.8g} ({row['time']:.1f}s, {row['rounds']} rounds, "
-        f"{row['patterns']} patterns, gap {row['gap']:.1e}, proven {row['proven_gap']:.2f}) "
+        f"{row['patterns']} patterns, gap {row['gap']:.1e}, proven {row['proven_gap']:.2f}, "
+        f"stopped: {row['reason']}) "
         f"sampled {row['sampled']:.8g}; adam {row['adam']:.8g} at {row['adam_time']:.1f}s; "
         f"rel {row['rel_vs_adam']:+.1e} speedup {row['speedup']:.2f}",
         flush=True,
