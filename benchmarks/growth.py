@@ -2,6 +2,7 @@
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/growth.py [--cases planted,bundled] [--n 1000]
         [--d 20 50] [--adam-runs 3] [--adam-steps 3000] [--out docs/benchmarks.md]
+        [--section NAME]
 
 For each case: our exact-ReLU fit with ``activation_patterns="grow"`` (objective, certified gap
 over the grown patterns, proven gap over every network, time) against ``--adam-runs`` full-batch
@@ -15,7 +16,8 @@ thresholds it at its median) and scikit-learn's bundled diabetes (regression) an
 patterns, ``lam0 = -grad loss(0)``.
 
 The results replace the block between ``<!-- growth:start -->`` and ``<!-- growth:end -->`` of
-``--out`` (placed before the generated solver runs, which ``benchmarks/solvers.py`` keeps).
+``--out`` (``<!-- growth-NAME:start -->`` ... with ``--section NAME``), placed before the
+generated solver runs, which ``benchmarks/solvers.py`` keeps.
 """
 
 from __future__ import annotations
