@@ -996,7 +996,7 @@ def patterns_from_generators(X, generators, *, method: str = "generated") -> Act
         if Xz.shape[0]:
             block = block[:, np.abs(Xz @ block).min(axis=0) >= MIN_MARGIN]
         kept.append(block)
-        keys.append(np.packbits(np.ascontiguousarray((X @ block >= 0).T), axis=1))
+        keys.append(_pack_rows((X @ block >= 0).T))
     U, packed = np.concatenate(kept, axis=1), np.concatenate(keys, axis=0)
     idx = _first_unique(packed)
     D = np.unpackbits(packed[idx], axis=1, count=X.shape[0]).T.astype(bool)

@@ -43,6 +43,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from convexnet.losses import get_loss
+from convexnet.patterns import _normalise_rows
 from convexnet.programs.two_layer import TwoLayerProgram, TwoLayerSolution
 
 __all__ = [
@@ -496,24 +497,13 @@ def _barrier_path(
     G = S.shape[1]
     k = G // 2
     z = np.array(start, dtype=float, copy=True)
-    if rows is None:
-        kept = 1.0
+    kept = 1.0 if rows is None else rows.astype(float)
 
-        def row_margins(v):
-            return S * (X @ v)
+    def on_rows(v, fill):
+        """``S X v`` on the kept rows, ``fill`` on the others (margins 1, steps 0)."""
+        return S * (X @ v) if rows is None else np.where(rows, S * (X @ v), fill)
 
-        def row_steps(v):
-            return S * (X @ v)
-    else:
-        kept = rows.astype(float)
-
-        def row_margins(v):
-            return np.where(rows, S * (X @ v), 1.0)
-
-        def row_steps(v):
-            return np.where(rows, S * (X @ v), 0.0)
-
-    margins = row_margins(z) if z.shape == (d, G) else None
+    margins = on_rows(z, 1.0) if z.shape == (d, G) else None
     if k == 0 or margins is None or not np.all(np.isfinite(z)) or not np.all(margins > 0):
         raise BarrierFailure("the start is not strictly inside every cone")
 
@@ -581,8 +571,10 @@ def _barrier_path(
 
                         report = {}
                         dz = _group_newton(B, t * stale[0], k, exact=exact, report=report)(rhs)
-                        stale[1] = report["iterations"] if report["converged"] else PCG_REFRESH
-                        dz = dz if report["converged"] else None
+                        if report["converged"]:
+                            stale[1] = report["iterations"]
+                        else:
+                            dz = None
                     if dz is None:
                         Fh = F * np.sqrt(h)[:, None]
                         stale = [Fh.T @ Fh, 0]
@@ -605,7 +597,7 @@ def _barrier_path(
             # like t and are unreliable there).
             # The cone margins move linearly: one product X dz serves every trial step.
             # So do the predictions: one product F (dv - dw).
-            step = (m, row_steps(dz), z, dz, s, ds)
+            step = (m, on_rows(dz, 0.0), z, dz, s, ds)
             dpred = F @ da.reshape(-1)
             eta = 1.0
             if decrement > 0.25:
@@ -630,13 +622,13 @@ def _barrier_path(
             # The margins m + eta dm were tested; recomputed from the new point they can round
             # to zero or below, and s^2 - ||z||^2 can underflow when squared (both seen at
             # n = 100000): shorten the step until the next Newton step's terms are finite.
-            margins = row_margins(zn)
+            margins = on_rows(zn, 1.0)
             while not _strictly_inside(margins, zn, sn):
                 eta *= 0.5
                 if eta < 1e-12:
                     raise BarrierFailure(f"the cone margins round to zero (t={t:.3g})")
                 zn, sn = z + eta * dz, s + eta * ds
-                margins = row_margins(zn)
+                margins = on_rows(zn, 1.0)
             z, s = zn, sn
             if decrement <= centring_tol or (decrement < 1e-2 and decrement > 0.5 * previous):
                 break
@@ -663,12 +655,17 @@ def _nearest_rows(Xn: np.ndarray, U: np.ndarray, count: int) -> np.ndarray:
     return rows
 
 
-def _active_or(Z: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """``Z``'s groups where they are active (above ``1e-3`` of the largest), ``fallback``'s
-    elsewhere: the directions whose hyperplanes screening looks near."""
+def _active_groups(Z: np.ndarray) -> np.ndarray:
+    """The columns (groups) of ``Z`` above ``1e-3`` of the largest norm: an interior-point
+    solution's zero groups are tiny, not zero."""
     norms = np.linalg.norm(Z, axis=0)
-    active = norms > 1e-3 * float(norms.max(initial=0.0))
-    return np.where(active[None, :], Z, fallback)
+    return norms > 1e-3 * float(norms.max(initial=0.0))
+
+
+def _active_or(Z: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """``Z``'s active groups (:func:`_active_groups`), ``fallback``'s elsewhere: the
+    directions whose hyperplanes screening looks near."""
+    return np.where(_active_groups(Z)[None, :], Z, fallback)
 
 
 def _screened_barrier(
@@ -706,7 +703,7 @@ def _screened_barrier(
         return _barrier_path(
             X, column, alpha, start, rel_gap=rel_gap, max_newton=max_newton, **options
         )
-    Xn = X / np.maximum(np.linalg.norm(X, axis=1), 1e-300)[:, None]
+    Xn, _ = _normalise_rows(X)
     rows = _nearest_rows(Xn, start, count)
     if directions is not None and directions.shape == start.shape:
         rows |= _nearest_rows(Xn, _active_or(directions, start), count)
@@ -1089,17 +1086,14 @@ def barrier_columns(
     return Z, mult, steps, stopped
 
 
-def _start_scale(program: TwoLayerProgram, col: int, gen: np.ndarray, warm) -> float:
-    """The common norm of the starting groups: the warm start's median active group norm, else
-    the norm at which one group alone would fit ``y``'s scale."""
-    if warm is not None and warm.W is not None and warm.V.shape[0] == program.n_patterns:
-        norms = np.r_[
-            np.linalg.norm(warm.V[:, :, col], axis=1), np.linalg.norm(warm.W[:, :, col], axis=1)
-        ]
-        # Active groups only: an interior-point solution's zero groups are tiny, not zero.
-        active = norms > 1e-3 * float(norms.max(initial=0.0))
-        if np.any(active) and norms.max() > 0:
-            return float(np.median(norms[active]))
+def _start_scale(program: TwoLayerProgram, col: int, gen: np.ndarray, guide) -> float:
+    """The common norm of the starting groups: the median norm of the active groups of
+    ``guide`` (the warm start's ``[V, W]`` of column ``col``, or ``None``), else the norm at
+    which one group alone would fit ``y``'s scale."""
+    if guide is not None:
+        active = _active_groups(guide)
+        if np.any(active):
+            return float(np.median(np.linalg.norm(guide, axis=0)[active]))
     image = np.abs(program.X @ gen) * program.D
     reach = float(np.linalg.norm(image, axis=0).max(initial=0.0))
     target = float(np.linalg.norm(program.Y[:, col]))
@@ -1158,13 +1152,13 @@ def solve_two_layer_barrier(
         return failed("the barrier handles exact regularised squared/logistic programs only")
     P = program.n_patterns
     gen = central_generators(program.X, program.D, program.generators)
-    scales = [_start_scale(program, col, gen, warm_start) for col in range(program.n_outputs)]
-    directions = None
+    directions = [None] * program.n_outputs
     if warm_start is not None and warm_start.W is not None and warm_start.V.shape[0] == P:
         directions = [
             np.concatenate([warm_start.V[:, :, col].T, warm_start.W[:, :, col].T], axis=1)
             for col in range(program.n_outputs)
         ]
+    scales = [_start_scale(program, col, gen, directions[col]) for col in range(program.n_outputs)]
     deadline = None if time_limit is None else start_time + time_limit
     if method == "auto" and tol < PD_ALONE_TOL:
         method = "barrier"
