@@ -11,6 +11,7 @@ import pytest
 from convexnet import ConvexReLUClassifier, ConvexReLURegressor, enumerate_patterns
 from convexnet.certificates import relu_kappa
 from convexnet.growth import (
+    MIN_NEW_PER_ROUND,
     grow_patterns,
     hyperplane_generators,
     price_patterns,
@@ -189,6 +190,9 @@ def test_switch_to_the_tight_phase_reuses_a_loose_solve_already_within_tol():
             assert not before["final_phase"] and before["added"] == 0
             assert before["relative_gap"] <= 1e-6 and after["final_phase"]
     assert growth.converged and growth.fit.certificate.relative_gap <= 1e-6
+    elapsed = [h["elapsed"] for h in history]  # since growth began: rounds plus seeding
+    assert all(b > a for a, b in zip(elapsed, elapsed[1:]))
+    assert elapsed[-1] >= sum(h["seconds"] for h in history)
 
 
 def _poor_dual_point(n, step):
@@ -261,3 +265,41 @@ def test_direction_values_and_pattern_gradients_match_loops():
         for k in range(2):
             ref = sum(D[j, i] * lam[j, k] * X[j] for j in range(40))
             assert np.allclose(Z[i, :, k], ref, rtol=1e-12, atol=1e-12)
+
+
+def test_a_pattern_budget_bounds_the_working_sets_and_keeps_the_enumerated_optimum():
+    X, y = _teacher(0, 30, 2)  # every pattern enumerable, as in the first test
+    Xa, Y, loss, alpha, budget = _augment(X), y[:, None], get_loss("squared"), 0.3, 8
+    full = train_two_layer(Xa, Y, loss, alpha, enumerate_patterns(Xa), prove=False)
+
+    def solve(pats, warm, tol):
+        return train_two_layer(Xa, Y, loss, alpha, pats, tol=tol, prove=False)
+
+    grown = {}
+    for limit in (None, budget):  # no warm start: the pricing oracle finds every pattern
+        grown[limit] = grow_patterns(
+            Xa, Y, loss, alpha, solve, max_patterns=limit, warm_start=False, random_state=0
+        )
+    g = grown[budget]
+    assert g.history[0]["patterns"] <= budget
+    for before, after in zip(g.history, g.history[1:]):
+        if before["added"]:  # the kept patterns, then new ones up to the budget (or MIN_NEW)
+            room = max(budget, before["active"] + MIN_NEW_PER_ROUND)
+            assert after["patterns"] <= room + before["recalled"] + before["probed"]
+    largest = {k: max(h["patterns"] for h in v.history) for k, v in grown.items()}
+    assert largest[budget] < largest[None]
+    assert g.converged  # smaller rounds, the same global optimum
+    assert g.fit.objective == pytest.approx(full.objective, rel=1e-5)
+
+
+def test_first_working_set_is_at_least_as_good_as_the_warm_start_network():
+    # The warm start's patterns are in the first working set, and its network maps to a point
+    # of that program with an objective no larger (alpha ||w1|| |w2| <= alpha/2 (w1^2 + w2^2)).
+    pytest.importorskip("torch")
+    X, y = _teacher(4, 80, 4)
+    cases = (((y > np.median(y)).astype(int), ConvexReLUClassifier), (y, ConvexReLURegressor))
+    for labels, Est in cases:  # Adam's warm start (logistic loss), then L-BFGS's (squared)
+        model = Est(alpha=0.5, activation_patterns="grow", random_state=0).fit(X, labels)
+        seeds, first = model.growth_["seeds"], model.growth_["history"][0]
+        assert first["objective"] <= seeds["warm_start_objective"] * (1 + 1e-4)
+        assert model.objective_ <= first["objective"] * (1 + 1e-4)

@@ -14,6 +14,8 @@ from convexnet.programs.two_layer import TwoLayerProgram
 from convexnet.solvers.conic import solve_two_layer_conic
 from convexnet.solvers.working_set import (
     BarrierFailure,
+    barrier_applies,
+    barrier_max_patterns,
     barrier_two_layer,
     central_generators,
     solve_two_layer_barrier,
@@ -312,3 +314,18 @@ def test_logistic_barrier_with_stale_hessians_matches_the_formed_one(monkeypatch
         assert program.cone_violation(sol.V, sol.W) == 0.0
         assert sol.objective == pytest.approx(ref, rel=1e-7)
     assert stale.objective == pytest.approx(fresh.objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("n, d", [(60, 3), (400, 7)])
+def test_barrier_max_patterns_is_the_largest_count_the_barrier_takes(n, d, monkeypatch):
+    import convexnet.solvers.working_set as ws
+
+    monkeypatch.setattr(ws, "BARRIER_MAX_BLOCK", 40)  # small limits, so that data stays small
+    monkeypatch.setattr(ws, "BARRIER_MAX_DENSE", 1e4)
+    X, Y, _, loss, alpha = _data("squared", n=n, d=d)
+    most = barrier_max_patterns(*X.shape)
+    assert most >= 1
+    for count, applies in ((most, True), (most + 1, False)):
+        pat = sample_patterns(X, 3 * most, random_state=0).subset(np.arange(count))
+        program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+        assert barrier_applies(program) is applies

@@ -125,6 +125,13 @@ def barrier_applies(program: TwoLayerProgram) -> bool:
     return block <= BARRIER_MAX_BLOCK and program.n_samples * block <= BARRIER_MAX_DENSE
 
 
+def barrier_max_patterns(n_samples: int, n_features: int) -> int:
+    """The most patterns for which :func:`barrier_applies` holds on ``n_samples x n_features``
+    data (``BARRIER_MAX_BLOCK`` and ``BARRIER_MAX_DENSE``)."""
+    block = min(BARRIER_MAX_BLOCK, BARRIER_MAX_DENSE / max(n_samples, 1))
+    return int(block // max(n_features, 1))
+
+
 def _spd_inverse(B: np.ndarray) -> np.ndarray:
     """Inverses of the symmetric positive (semi)definite blocks ``B`` (``(G, d, d)``).
 
