@@ -526,8 +526,9 @@ class GrowthResult:
     ``reason`` is ``"no violating pattern found"`` (the oracle's search found none: a search
     result, not a proof), ``"max_rounds reached"`` or ``"time limit reached"`` (violators
     remain). ``history`` has one entry per round: patterns, objective, certified gap over the
-    working set, largest violation found, patterns added, the round's seconds and the seconds
-    since growth began (``elapsed``, seeding included).
+    working set, largest violation found, patterns added, the round's seconds, and the seconds
+    from the start of growth (seeding included) to the end of the solve that gave the round's
+    network (``elapsed``; a round that reuses the last solve keeps its time).
     """
 
     fit: object
@@ -727,6 +728,7 @@ def grow_patterns(
     history, fit, solved, reason = [], None, None, "max_rounds reached"
     final = tol >= LOOSE_TOL
     reuse = False  # the last solve already meets the tight tol: price again without re-solving
+    solved_at = 0.0
     caught: list = []
     dropped = None  # the patterns drop_inactive took out; scored exactly every round
     probes = 0
@@ -740,6 +742,7 @@ def grow_patterns(
             with warnings.catch_warnings(record=True) as caught:  # only the last round's count
                 warnings.simplefilter("always")
                 fit, solved = solve(working, warm_solution, tol if final else LOOSE_TOL), working
+            solved_at = time.perf_counter() - start  # this round's network is in hand
         reuse = False
         lam = loss.dual_point(fit.network.predict(X).reshape(Y2.shape), Y2)
         active = _active(fit.solution, GATED_ACTIVE_RTOL if gated else ACTIVE_RTOL)
@@ -788,7 +791,7 @@ def grow_patterns(
             "solved": did_solve,
             "candidates": priced.n_candidates,
             "seconds": time.perf_counter() - t,
-            "elapsed": time.perf_counter() - start,
+            "elapsed": solved_at,
         }
         history.append(entry)
         if verbose:
