@@ -305,3 +305,33 @@ def test_first_working_set_is_at_least_as_good_as_the_warm_start_network():
         seeds, first = model.growth_["seeds"], model.growth_["history"][0]
         assert first["objective"] <= seeds["warm_start_objective"] * (1 + 1e-4)
         assert model.objective_ <= first["objective"] * (1 + 1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, task, limited",
+    [
+        ({}, "regression", True),
+        ({}, "classification", True),
+        ({"gated": True}, "regression", False),
+        ({"solver": "CLARABEL"}, "regression", False),
+    ],
+)
+def test_estimators_budget_growth_to_the_barrier_only_when_it_solves_the_working_sets(
+    kwargs, task, limited, monkeypatch
+):
+    import convexnet.estimators as estimators
+    from convexnet.solvers.working_set import barrier_max_patterns
+
+    seen = {}
+
+    def spy(*args, **kw):
+        seen.update(kw)
+        return grow_patterns(*args, **kw)
+
+    monkeypatch.setattr(estimators, "grow_patterns", spy)
+    X, y = _teacher(5, 40, 3)
+    Est, target = ConvexReLURegressor, y
+    if task == "classification":
+        Est, target = ConvexReLUClassifier, (y > np.median(y)).astype(int)
+    Est(alpha=0.5, activation_patterns="grow", random_state=0, **kwargs).fit(X, target)
+    assert seen["max_patterns"] == (barrier_max_patterns(40, 4) if limited else None)

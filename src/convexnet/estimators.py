@@ -24,7 +24,7 @@ from convexnet.losses import CrossEntropyLoss, LogisticLoss, SquaredLoss
 from convexnet.networks import two_layer_module
 from convexnet.solvers.conic import resolve_solver
 from convexnet.solvers.first_order import FIRST_ORDER_METHODS
-from convexnet.solvers.working_set import barrier_max_patterns
+from convexnet.solvers.working_set import BARRIER_LOSSES, barrier_max_patterns
 from convexnet.training import (
     choose_patterns,
     grows_patterns,
@@ -229,16 +229,16 @@ class _ConvexTwoLayer(BaseEstimator):
 
     def _growth_max_patterns(self, Xa, loss) -> int | None:
         """The barrier's most patterns for growth's working sets on the exact program with
-        the logistic loss (``solver`` "auto" or "barrier"), else no limit.
+        the squared or logistic loss (``solver`` "auto" or "barrier"), else no limit.
 
-        Past it the working sets go to the augmented Lagrangian, whose logistic polish is slow
-        (planted classification, n = 1000, d = 50: 159 s for 81 patterns where the barrier
-        took 36 s for 71). With the squared loss it was the other way round (planted
-        regression, n = 10000, d = 50: 1.4-2.6 s per loose solve of 83-151 patterns, where the
-        barrier took 65-178 s for 56-62), so there the working sets are not limited.
+        Past it the working sets go to the augmented Lagrangian, whose tight solves (polished
+        by the same barrier on their support, several times) were far slower: planted
+        classification, n = 1000, d = 50, 159 s for 81 patterns where the barrier took 36 s
+        for 71; planted regression, n = 10000, d = 50, one tight solve of 83 patterns ran
+        for over 23 minutes (its loose solves took 2 s, the barrier's 70-190 s).
         """
         solver = self.solver.lower() if isinstance(self.solver, str) else ""
-        if self.gated or loss.name != "logistic" or solver not in ("auto", "barrier"):
+        if self.gated or loss.name not in BARRIER_LOSSES or solver not in ("auto", "barrier"):
             return None
         return barrier_max_patterns(*Xa.shape)
 
