@@ -24,10 +24,10 @@ from convexnet.losses import CrossEntropyLoss, LogisticLoss, SquaredLoss
 from convexnet.networks import two_layer_module
 from convexnet.solvers.conic import resolve_solver
 from convexnet.solvers.first_order import FIRST_ORDER_METHODS
-from convexnet.solvers.working_set import BARRIER_LOSSES, barrier_max_patterns
 from convexnet.training import (
     choose_patterns,
     grows_patterns,
+    growth_pattern_budget,
     prove_fit_certificate,
     train_two_layer,
 )
@@ -227,21 +227,6 @@ class _ConvexTwoLayer(BaseEstimator):
         d = self.n_features_in_
         return M[:d], (M[d] if self.fit_intercept else np.zeros(M.shape[1]))
 
-    def _growth_max_patterns(self, Xa, loss) -> int | None:
-        """The barrier's most patterns for growth's working sets on the exact program with
-        the squared or logistic loss (``solver`` "auto" or "barrier"), else no limit.
-
-        Past it the working sets go to the augmented Lagrangian, whose tight solves (polished
-        by the same barrier on their support, several times) were far slower: planted
-        classification, n = 1000, d = 50, 159 s for 81 patterns where the barrier took 36 s
-        for 71; planted regression, n = 10000, d = 50, one tight solve of 83 patterns ran
-        for over 23 minutes (its loose solves took 2 s, the barrier's 70-190 s).
-        """
-        solver = self.solver.lower() if isinstance(self.solver, str) else ""
-        if self.gated or loss.name not in BARRIER_LOSSES or solver not in ("auto", "barrier"):
-            return None
-        return barrier_max_patterns(*Xa.shape)
-
     def _fit_arrays(self, X, Y, loss, patterns=None, warm_start=None):
         alpha = self._check_params()
         start = time.perf_counter()
@@ -275,7 +260,9 @@ class _ConvexTwoLayer(BaseEstimator):
                 lambda pats, warm, tol: solve(pats, warm, prove=False, tol=tol),
                 gated=bool(self.gated),
                 tol=self.tol,
-                max_patterns=self._growth_max_patterns(Xa, loss),
+                max_patterns=growth_pattern_budget(
+                    self.solver, *Xa.shape, loss.name, gated=bool(self.gated)
+                ),
                 random_state=self.random_state,
                 verbose=bool(self.verbose),
             )

@@ -663,6 +663,14 @@ def _active(solution, rtol: float) -> np.ndarray:
     return norms > rtol * max(float(norms.max(initial=0.0)), 1e-300)
 
 
+def _within_budget(wanted: int, used: int, max_patterns: int | None) -> int:
+    """How many of ``wanted`` new patterns join ``used`` ones: as many as keep the working set
+    within ``max_patterns`` (no limit if ``None``), but at least ``MIN_NEW_PER_ROUND``."""
+    if max_patterns is None:
+        return wanted
+    return min(wanted, max(max_patterns - used, MIN_NEW_PER_ROUND))
+
+
 def grow_patterns(
     X: np.ndarray,
     Y: np.ndarray,
@@ -715,10 +723,9 @@ def grow_patterns(
     )
     lam0 = loss.dual_point(np.zeros_like(Y2, dtype=float), Y2)
     values, _ = _pattern_values(X, pool.D, lam0, True, np.inf, 0)  # gated norms
-    first = INITIAL_WORKING_SET
-    if max_patterns is not None:
-        room = max_patterns - (0 if warm is None else warm.n_patterns)
-        first = min(first, max(room, MIN_NEW_PER_ROUND))
+    first = _within_budget(
+        INITIAL_WORKING_SET, 0 if warm is None else warm.n_patterns, max_patterns
+    )
     top = np.argsort(-values)[: min(first, pool.n_patterns)]
     working = pool.subset(np.sort(top))
     if warm is not None:
@@ -763,10 +770,11 @@ def grow_patterns(
         floor = alpha * (1 + round_rtol)
         recalled, dropped, recall_best = _recall(X, lam, floor, dropped, gated)
         keep = active if drop_inactive else np.ones(working.n_patterns, dtype=bool)
-        fresh = priced.patterns  # the most violated first (price_patterns' order)
-        if max_patterns is not None:
-            room = max_patterns - int(keep.sum()) - recalled.n_patterns
-            fresh = fresh.subset(np.arange(min(fresh.n_patterns, max(room, MIN_NEW_PER_ROUND))))
+        # The most violated first (price_patterns' order), as many as the budget leaves room for.
+        used = int(keep.sum()) + recalled.n_patterns
+        fresh = priced.patterns.subset(
+            np.arange(_within_budget(priced.patterns.n_patterns, used, max_patterns))
+        )
         added = fresh.n_patterns + recalled.n_patterns
         probed, probe_best = _no_patterns(X), 0.0
         if final and added == 0 and probes < MAX_PROBES:

@@ -114,10 +114,16 @@ class BarrierFailure(RuntimeError):
     """The barrier method could not produce a solution (the message says why)."""
 
 
+def barrier_handles(gated: bool, interpolate: bool, loss_name: str) -> bool:
+    """Whether the barrier solves programs of this kind: exact (coned), regularised, squared or
+    logistic loss (their size aside, :func:`barrier_applies`)."""
+    return not gated and not interpolate and loss_name in BARRIER_LOSSES
+
+
 def barrier_applies(program: TwoLayerProgram) -> bool:
     """Whether :func:`solve_two_layer_barrier` handles ``program``: exact (coned), regularised,
     squared or logistic loss, and a Newton system small enough to factor densely."""
-    if program.gated or program.interpolate or program.loss.name not in BARRIER_LOSSES:
+    if not barrier_handles(program.gated, program.interpolate, program.loss.name):
         return False
     if not np.isfinite(program.alpha) or program.alpha <= 0 or program.n_patterns == 0:
         return False
