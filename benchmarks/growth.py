@@ -9,8 +9,10 @@ over the grown patterns, proven gap over every network, time) against ``--adam-r
 Adam runs of the same width (our number of neurons) on the same objective
 ``J = loss(relu([X 1] W1) W2, y) + alpha/2 (||W1||^2 + ||W2||^2)`` (sums over samples), with
 their best objective and the time at which the best run first came within 1e-6 (relative) of
-its own best; and the time at which a round of our growth first held a network within 1e-3
-(relative) of that best (the target's clock; ``inf`` if none did). Also the objective
+its own best (and within 1e-3 of it, for scale); and the time at which our fit first held a
+network within 1e-3 (relative) of that best (the target's clock; ``inf`` if none did): the
+warm start's network (its last iterate, counted at the end of the seeding) or a round's, and
+the rounds' alone in a column of their own. Also the objective
 over 100 Gaussian patterns without growth (the "sampled-pattern trap"). Data: planted
 teacher (X ~ N(0, I), a 3-neuron ReLU teacher, noise 0.1; classification thresholds it at its
 median) and scikit-learn's bundled diabetes (regression) and breast cancer
@@ -94,7 +96,7 @@ def adam(Xa, t, task, alpha, width, runs, steps, lr, seed=0):
             fit = torch.sum(torch.nn.functional.softplus(-Yt * out))
         return fit + 0.5 * alpha * (torch.sum(W1**2) + torch.sum(W2**2))
 
-    best = (np.inf, np.inf, 0.0)  # objective, time to reach it, total time of that run
+    best = (np.inf, np.inf, 0.0, np.inf)  # objective, time to it, run time, time to 1e-3 of it
     total = 0.0
     d = Xa.shape[1]
     for _ in range(runs):
@@ -121,9 +123,16 @@ def adam(Xa, t, task, alpha, width, runs, steps, lr, seed=0):
         times = np.array([s for _, s in trace] + [elapsed])
         low = values.min()
         reach = times[np.argmax(values <= low + 1e-6 * abs(low))]
+        near = times[np.argmax(values <= low + REACH_RTOL * abs(low))]
         if low < best[0]:
-            best = (low, reach, elapsed)
-    return {"objective": best[0], "time_to_best": best[1], "run_time": best[2], "total": total}
+            best = (low, reach, elapsed, near)
+    return {
+        "objective": best[0],
+        "time_to_best": best[1],
+        "run_time": best[2],
+        "time_to_near_best": best[3],
+        "total": total,
+    }
 
 
 def run_case(name, X, y, task, args) -> dict:
@@ -157,17 +166,22 @@ def run_case(name, X, y, task, args) -> dict:
         "sampled_time": sampled_time,
         "adam": ad["objective"],
         "adam_time": ad["time_to_best"],
+        "adam_near": ad["time_to_near_best"],
         "adam_total": ad["total"],
     }
     row["rel_vs_adam"] = (row["ours"] - row["adam"]) / abs(row["adam"])
-    row["reach"] = time_to_reach(g["history"], row["adam"] + REACH_RTOL * abs(row["adam"]))
+    level = row["adam"] + REACH_RTOL * abs(row["adam"])
+    row["reach_convex"] = time_to_reach(g["history"], level)
+    row["reach"] = min(row["reach_convex"], warm_start_reach(g["seeds"], level))
     row["speedup"] = row["adam_time"] / row["reach"]
     print(
         f"{name}: ours {row['ours']:.8g} ({row['time']:.1f}s, {row['rounds']} rounds, "
         f"{row['patterns']} patterns, gap {row['gap']:.1e}, proven {row['proven_gap']:.2f}, "
         f"stopped: {row['reason']}) "
-        f"sampled {row['sampled']:.8g}; adam {row['adam']:.8g} at {row['adam_time']:.1f}s; "
-        f"rel {row['rel_vs_adam']:+.1e}; ours within 1e-3 of it at {row['reach']:.1f}s, "
+        f"sampled {row['sampled']:.8g}; adam {row['adam']:.8g} at {row['adam_time']:.2f}s "
+        f"(1e-3 of it at {row['adam_near']:.2f}s); "
+        f"rel {row['rel_vs_adam']:+.1e}; ours within 1e-3 of it at {row['reach']:.2f}s "
+        f"(convex rounds: {row['reach_convex']:.2f}s), "
         f"speedup {row['speedup']:.2f}",
         flush=True,
     )
@@ -184,20 +198,33 @@ def time_to_reach(history, level: float) -> float:
     return np.inf
 
 
+def warm_start_reach(seeds: dict, level: float) -> float:
+    """Seconds since growth began at which the warm start's network (the first network our fit
+    holds: a short non-convex run on the same objective, issue 6 item 1) had objective <=
+    ``level`` (``inf`` if it did not, or was skipped); ``seeds["elapsed"]`` is the end of the
+    seeding, an upper bound on that time."""
+    objective = seeds.get("warm_start_objective", np.inf)
+    return seeds["elapsed"] if objective <= level else np.inf
+
+
 def table(rows) -> list[str]:
     out = [
         "| case | n | d | ours J | gap (patterns) | proven gap | our time (certified) "
-        "| rounds / patterns | width | Adam best J | Adam time to best | J rel. to Adam "
-        "| our time to Adam's best (1e-3) | Adam time / ours | 100 sampled J |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| rounds / patterns | width | Adam best J | Adam time to best (to 1e-3 of it) "
+        "| J rel. to Adam "
+        "| our time to Adam's best (1e-3) | of it, convex rounds only | Adam time / ours "
+        "| 100 sampled J |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         met = "yes" if r["rel_vs_adam"] <= REACH_RTOL and r["speedup"] >= 5 else "no"
         out.append(
             f"| {r['case']} | {r['n']} | {r['d']} | {r['ours']:.8g} | {r['gap']:.1e} | "
             f"{r['proven_gap']:.3f} | {r['time']:.1f} s | {r['rounds']} / {r['patterns']} | "
-            f"{r['width']} | {r['adam']:.8g} | {r['adam_time']:.1f} s | {r['rel_vs_adam']:+.1e} | "
-            f"{r['reach']:.1f} s | {r['speedup']:.2f} (target met: {met}) | {r['sampled']:.6g} |"
+            f"{r['width']} | {r['adam']:.8g} | {r['adam_time']:.2f} s ({r['adam_near']:.2f} s) | "
+            f"{r['rel_vs_adam']:+.1e} | "
+            f"{r['reach']:.2f} s | {r['reach_convex']:.2f} s | {r['speedup']:.2f} "
+            f"(target met: {met}) | {r['sampled']:.6g} |"
         )
     return out
 

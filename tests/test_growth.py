@@ -11,7 +11,11 @@ import pytest
 from convexnet import ConvexReLUClassifier, ConvexReLURegressor, enumerate_patterns
 from convexnet.certificates import relu_kappa
 from convexnet.growth import (
+    BUDGET_REASON,
+    MAX_ROUNDS,
     MIN_NEW_PER_ROUND,
+    _trim_to_budget,
+    _within_budget,
     grow_patterns,
     hyperplane_generators,
     price_patterns,
@@ -195,6 +199,8 @@ def test_switch_to_the_tight_phase_reuses_a_loose_solve_already_within_tol():
     assert all(b >= a for a, b in zip(elapsed, elapsed[1:]))
     solved = [h["solved"] for h in history]  # a reused solve keeps its time
     assert all(e >= done for e, done, s in zip(elapsed, seconds, solved) if s)
+    seeds = growth.seeds  # the seeding (warm start included) ends before the first solve
+    assert seeds.get("warm_start_time", 0.0) <= seeds["elapsed"] <= elapsed[0]
 
 
 def _poor_dual_point(n, step):
@@ -271,27 +277,43 @@ def test_direction_values_and_pattern_gradients_match_loops():
 
 def test_a_pattern_budget_bounds_the_working_sets_and_keeps_the_enumerated_optimum():
     X, y = _teacher(0, 30, 2)  # every pattern enumerable, as in the first test
-    Xa, Y, loss, alpha, budget = _augment(X), y[:, None], get_loss("squared"), 0.3, 8
+    Xa, Y, loss, alpha = _augment(X), y[:, None], get_loss("squared"), 0.3
     full = train_two_layer(Xa, Y, loss, alpha, enumerate_patterns(Xa), prove=False)
 
     def solve(pats, warm, tol):
         return train_two_layer(Xa, Y, loss, alpha, pats, tol=tol, prove=False)
 
     grown = {}
-    for limit in (None, budget):  # no warm start: the pricing oracle finds every pattern
+    for limit in (None, 10, 8):  # no warm start: the pricing oracle finds every pattern
         grown[limit] = grow_patterns(
             Xa, Y, loss, alpha, solve, max_patterns=limit, warm_start=False, random_state=0
         )
-    g = grown[budget]
-    assert g.history[0]["patterns"] <= budget
-    for before, after in zip(g.history, g.history[1:]):
-        if before["added"]:  # the kept patterns, then new ones up to the budget (or MIN_NEW)
-            room = max(budget, before["active"] + MIN_NEW_PER_ROUND)
-            assert after["patterns"] <= room + before["recalled"] + before["probed"]
-    largest = {k: max(h["patterns"] for h in v.history) for k, v in grown.items()}
-    assert largest[budget] < largest[None]
+    for limit in (10, 8):  # strictly, every round; new patterns replace the smallest groups
+        assert all(h["patterns"] <= limit for h in grown[limit].history)
+        assert any(h["trimmed"] > 0 for h in grown[limit].history)
+    assert max(h["patterns"] for h in grown[None].history) > 10
+    g = grown[10]
     assert g.converged  # smaller rounds, the same global optimum
     assert g.fit.objective == pytest.approx(full.objective, rel=1e-5)
+    # 8 patterns are too few for this optimum: the working sets cycle and growth says so,
+    # returning its best round, never below the optimum over every pattern.
+    g = grown[8]
+    assert not g.converged and g.reason == BUDGET_REASON
+    assert len(g.history) < MAX_ROUNDS
+    assert g.fit.objective == min(h["objective"] for h in g.history)
+    assert g.fit.objective > full.objective * (1 + 1e-3)
+    assert g.patterns.n_patterns <= 8
+
+
+def test_trim_to_budget_drops_the_smallest_kept_groups_only():
+    keep = np.array([True, True, False, True, True])
+    norms = np.array([5.0, 1.0, 0.0, 3.0, 2.0])
+    assert _trim_to_budget(keep, norms, 2, None) is keep
+    assert _trim_to_budget(keep, norms, 2, 6) is keep
+    assert _trim_to_budget(keep, norms, 2, 4).tolist() == [True, False, False, True, False]
+    assert _within_budget(10, 4, 6) == MIN_NEW_PER_ROUND  # room for 2, at least 5 join
+    assert _within_budget(10, 4, 3) == 3  # never more than the budget itself
+    assert _within_budget(2, 0, None) == 2
 
 
 def test_first_working_set_is_at_least_as_good_as_the_warm_start_network():

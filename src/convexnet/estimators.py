@@ -144,7 +144,8 @@ _ATTRS_DOC = """
         violating pattern, which is a search result and not a proof) or sampled.
     growth_ : dict or None
         Grown patterns only: ``reason`` (``"no violating pattern found"``, ``"max_rounds
-        reached"`` or ``"time limit reached"``), ``converged``, ``rounds``, ``n_patterns``, the
+        reached"``, ``"time limit reached"`` or ``"pattern budget reached (working sets
+        repeat)"``), ``converged``, ``rounds``, ``n_patterns``, the
         per-round ``history`` (patterns, objective, gap over the patterns, largest violation
         ``kappa/alpha - 1`` found, patterns added, seconds) and the ``seeds`` counts.
     n_neurons_, n_patterns_ : int

@@ -104,6 +104,9 @@ MAX_NEW_PER_ROUND = 25
 #: this many. Planted classification, n = 1000, d = 50: 71 patterns (56 active) took 36 s by
 #: the barrier; 81, past its 78, took 159 s by the augmented Lagrangian.
 MIN_NEW_PER_ROUND = 5
+#: ``GrowthResult.reason`` when a working set repeats within a phase, which only a pattern
+#: budget that trims groups the optimum needs brings about (violators remain).
+BUDGET_REASON = "pattern budget reached (working sets repeat)"
 #: Seeds.
 N_GAUSSIAN_SEEDS = 100
 N_HYPERPLANE_SEEDS = 50
@@ -524,9 +527,10 @@ class GrowthResult:
 
     ``fit`` is the last solve (a :class:`convexnet.training.TwoLayerFit`) over ``patterns``.
     ``reason`` is ``"no violating pattern found"`` (the oracle's search found none: a search
-    result, not a proof), ``"max_rounds reached"`` or ``"time limit reached"`` (violators
-    remain). ``history`` has one entry per round: patterns, objective, certified gap over the
-    working set, largest violation found, patterns added, the round's seconds, and the seconds
+    result, not a proof), ``"max_rounds reached"``, ``"time limit reached"`` or
+    ``BUDGET_REASON`` (violators remain; ``fit`` is then the round with the lowest objective).
+    ``history`` has one entry per round: patterns, objective, certified gap over the working
+    set, largest violation found, patterns added, the round's seconds, and the seconds
     from the start of growth (seeding included) to the end of the solve that gave the round's
     network (``elapsed``; a round that reuses the last solve keeps its time).
     """
@@ -611,9 +615,9 @@ def _solution_on(solution, old: ActivationPatterns, new: ActivationPatterns):
 def _recall(X, lam, floor: float, dropped, gated: bool) -> tuple:
     """The ``dropped`` patterns whose exact dual-constraint value at ``lam`` exceeds ``floor``.
 
-    Returns ``(recalled, still_dropped, best_value)``; the pricing oracle is a search, so a
-    pattern taken out of the working set is scored exactly every round rather than left for
-    the search to find again.
+    Returns ``(recalled, still_dropped, best_value)``, the most violated recalled first; the
+    pricing oracle is a search, so a pattern taken out of the working set is scored exactly
+    every round rather than left for the search to find again.
     """
     if dropped is None or dropped.n_patterns == 0:
         return _no_patterns(X), dropped, 0.0
@@ -621,7 +625,8 @@ def _recall(X, lam, floor: float, dropped, gated: bool) -> tuple:
     back = exact & (values > floor)
     best = float(values[exact].max(initial=0.0))
     rest = dropped.subset(np.flatnonzero(~back)) if back.any() else dropped
-    return dropped.subset(np.flatnonzero(back)), rest, best
+    order = np.flatnonzero(back)
+    return dropped.subset(order[np.argsort(-values[order], kind="stable")]), rest, best
 
 
 def _probe(X, Y, loss, alpha, lam, working, floor, gated, width, seed, max_new) -> tuple:
@@ -655,20 +660,41 @@ def _no_patterns(X) -> ActivationPatterns:
     return ActivationPatterns(np.zeros((n, 0), dtype=bool), np.zeros((d, 0)), False, GROWN_METHOD)
 
 
-def _active(solution, rtol: float) -> np.ndarray:
-    """Patterns whose groups ``||V_i|| + ||W_i||`` exceed ``rtol`` of the largest."""
+def _group_norms(solution) -> np.ndarray:
+    """The groups ``||V_i|| + ||W_i||`` of a two-layer solution."""
     norms = np.linalg.norm(solution.V.reshape(solution.V.shape[0], -1), axis=1)
     if solution.W is not None:
         norms = norms + np.linalg.norm(solution.W.reshape(solution.W.shape[0], -1), axis=1)
+    return norms
+
+
+def _active(solution, rtol: float) -> np.ndarray:
+    """Patterns whose groups ``||V_i|| + ||W_i||`` exceed ``rtol`` of the largest."""
+    norms = _group_norms(solution)
     return norms > rtol * max(float(norms.max(initial=0.0)), 1e-300)
 
 
 def _within_budget(wanted: int, used: int, max_patterns: int | None) -> int:
     """How many of ``wanted`` new patterns join ``used`` ones: as many as keep the working set
-    within ``max_patterns`` (no limit if ``None``), but at least ``MIN_NEW_PER_ROUND``."""
+    within ``max_patterns`` (no limit if ``None``), but at least ``MIN_NEW_PER_ROUND`` (and
+    never more than ``max_patterns``)."""
     if max_patterns is None:
         return wanted
-    return min(wanted, max(max_patterns - used, MIN_NEW_PER_ROUND))
+    return min(wanted, max(max_patterns - used, min(MIN_NEW_PER_ROUND, max_patterns)))
+
+
+def _trim_to_budget(keep: np.ndarray, norms: np.ndarray, n_new: int, max_patterns) -> np.ndarray:
+    """``keep`` without its smallest groups (by ``norms``), so that the kept patterns and
+    ``n_new`` new ones number at most ``max_patterns`` (``keep`` itself if they already do)."""
+    if max_patterns is None:
+        return keep
+    excess = int(keep.sum()) + n_new - max_patterns
+    if excess <= 0:
+        return keep
+    kept = np.flatnonzero(keep)
+    out = keep.copy()
+    out[kept[np.argsort(norms[kept], kind="stable")[:excess]]] = False
+    return out
 
 
 def grow_patterns(
@@ -711,9 +737,11 @@ def grow_patterns(
        is above ``tol`` (otherwise the same solution is priced at ``rtol``;
        ``history[i]["solved"]`` says which rounds solved). Stop when the tight phase finds
        none, after ``max_rounds`` rounds, or past ``time_limit`` seconds.
-    5. With ``max_patterns``, a round adds only the most violated priced patterns that keep
-       the working set within it (at least ``MIN_NEW_PER_ROUND``); recalled and probed ones
-       always join.
+    5. With ``max_patterns``, a round adds only the new patterns (recalled, then priced, then
+       probed; the most violated first within each) that keep the working set within it, and
+       at least ``MIN_NEW_PER_ROUND``: those take the place of the smallest kept groups
+       (``history[i]["trimmed"]``), which are scored again with the dropped ones. Every working
+       set after the first is within the budget; the first holds all the warm start's patterns.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(_seed_int(random_state))
@@ -721,6 +749,7 @@ def grow_patterns(
     pool, warm, seeds = seed_patterns(
         X, Y2, loss, alpha, warm_start=warm_start, random_state=int(rng.integers(2**31))
     )
+    seeds["elapsed"] = time.perf_counter() - start  # the warm-start network is in hand
     lam0 = loss.dual_point(np.zeros_like(Y2, dtype=float), Y2)
     values, _ = _pattern_values(X, pool.D, lam0, True, np.inf, 0)  # gated norms
     first = _within_budget(
@@ -738,7 +767,9 @@ def grow_patterns(
     solved_at = 0.0
     caught: list = []
     dropped = None  # the patterns drop_inactive took out; scored exactly every round
+    best = None  # (fit, patterns) of the lowest objective so far
     probes = 0
+    seen = {(final, frozenset(map(bytes, _pack_columns(working.D))))}  # (phase, set) solved
     for rnd in range(max_rounds):
         t = time.perf_counter()
         did_solve = not reuse
@@ -750,6 +781,8 @@ def grow_patterns(
                 warnings.simplefilter("always")
                 fit, solved = solve(working, warm_solution, tol if final else LOOSE_TOL), working
             solved_at = time.perf_counter() - start  # this round's network is in hand
+            if best is None or fit.objective < best[0].objective:
+                best = (fit, solved)
         reuse = False
         lam = loss.dual_point(fit.network.predict(X).reshape(Y2.shape), Y2)
         active = _active(fit.solution, GATED_ACTIVE_RTOL if gated else ACTIVE_RTOL)
@@ -770,21 +803,29 @@ def grow_patterns(
         floor = alpha * (1 + round_rtol)
         recalled, dropped, recall_best = _recall(X, lam, floor, dropped, gated)
         keep = active if drop_inactive else np.ones(working.n_patterns, dtype=bool)
-        # The most violated first (price_patterns' order), as many as the budget leaves room for.
-        used = int(keep.sum()) + recalled.n_patterns
-        fresh = priced.patterns.subset(
-            np.arange(_within_budget(priced.patterns.n_patterns, used, max_patterns))
-        )
-        added = fresh.n_patterns + recalled.n_patterns
         probed, probe_best = _no_patterns(X), 0.0
-        if final and added == 0 and probes < MAX_PROBES:
+        if final and priced.patterns.n_patterns + recalled.n_patterns == 0 and probes < MAX_PROBES:
             probes += 1
             width = max(WARM_START_WIDTH, fit.network.n_neurons)
             seed = int(rng.integers(2**31))
             probed, probe_best = _probe(
                 X, Y2, loss, alpha, lam, working, floor, gated, width, seed, max_new
             )
-            added = probed.n_patterns
+        # New patterns, the most violated first within each kind, as many as the budget leaves
+        # room for (at least MIN_NEW_PER_ROUND: they take the place of the smallest kept groups).
+        kinds = (recalled, priced.patterns, probed)
+        n_new = _within_budget(sum(k.n_patterns for k in kinds), int(keep.sum()), max_patterns)
+        counts, left = [], n_new
+        for kind in kinds:
+            counts.append(min(kind.n_patterns, left))
+            left -= counts[-1]
+        n_recalled, n_fresh, n_probed = counts
+        if n_recalled < recalled.n_patterns:  # the recalled ones left out stay dropped
+            rest = recalled.subset(np.arange(n_recalled, recalled.n_patterns))
+            dropped = merge_patterns(dropped, rest)
+        new = [kind.subset(np.arange(c)) for kind, c in zip(kinds, counts)]
+        keep = _trim_to_budget(keep, _group_norms(fit.solution), n_new, max_patterns)
+        added = n_new
         entry = {
             "round": rnd,
             "final_phase": final,
@@ -794,8 +835,9 @@ def grow_patterns(
             "relative_gap": float(fit.certificate.relative_gap),
             "max_violation": float(max(priced.best_value, recall_best, probe_best) / alpha - 1.0),
             "added": added,
-            "recalled": recalled.n_patterns,
-            "probed": probed.n_patterns,
+            "recalled": n_recalled,
+            "probed": n_probed,
+            "trimmed": int((active & ~keep).sum()) if drop_inactive else int((~keep).sum()),
             "solved": did_solve,
             "candidates": priced.n_candidates,
             "seconds": time.perf_counter() - t,
@@ -823,8 +865,14 @@ def grow_patterns(
         if not keep.all():
             left = working.subset(np.flatnonzero(~keep))
             dropped = left if dropped is None else merge_patterns(dropped, left)
-        merged = merge_patterns(working.subset(np.flatnonzero(keep)), fresh, recalled, probed)
+        merged = merge_patterns(working.subset(np.flatnonzero(keep)), *new)
         working = ActivationPatterns(merged.D, merged.generators, False, GROWN_METHOD)
+        key = (final, frozenset(map(bytes, _pack_columns(working.D))))
+        if key in seen:  # a budget that trims groups the optimum needs: the sets cycle
+            reason = BUDGET_REASON
+            fit, solved = best
+            break
+        seen.add(key)
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return GrowthResult(
