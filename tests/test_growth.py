@@ -203,6 +203,30 @@ def test_switch_to_the_tight_phase_reuses_a_loose_solve_already_within_tol():
     assert seeds.get("warm_start_time", 0.0) <= seeds["elapsed"] <= elapsed[0]
 
 
+def test_the_tight_phase_starts_from_the_loose_solution_s_active_patterns():
+    # The first tight solve drops the loose solution's inactive groups (they are scored again
+    # every round with the dropped patterns) and growth still reaches the enumerated optimum.
+    X, y = _teacher(0, 40, 2)
+    Xa, Y, loss, alpha = _augment(X), y[:, None], get_loss("squared"), 0.3
+    full = train_two_layer(Xa, Y, loss, alpha, enumerate_patterns(Xa), tol=1e-8, prove=False)
+
+    def solve(patterns, warm, tol):
+        return train_two_layer(Xa, Y, loss, alpha, patterns, tol=tol, prove=False)
+
+    growth = grow_patterns(Xa, Y, loss, alpha, solve, tol=1e-6, random_state=0)
+    switch = [
+        (a, b)
+        for a, b in zip(growth.history, growth.history[1:])
+        if b["final_phase"] and not a["final_phase"]
+    ]
+    assert len(switch) == 1
+    loose, tight = switch[0]
+    assert tight["solved"] and loose["active"] < loose["patterns"]
+    assert tight["patterns"] == loose["active"]
+    assert growth.converged
+    assert growth.fit.objective == pytest.approx(full.objective, rel=1e-6)
+
+
 def _poor_dual_point(n, step):
     """Enumerable data, its patterns, every ``step``-th of them, and the dual point there."""
     X, y = _teacher(2, n, 2)

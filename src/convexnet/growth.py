@@ -734,9 +734,10 @@ def grow_patterns(
     4. Two phases: first loose (``solve_tol = LOOSE_TOL``, violation ``max(rtol,
        LOOSE_RTOL, the solve's certified relative gap)``); once that finds no violator, tight
        (``tol``, ``rtol``); the switch re-solves only when the loose solve's certified gap
-       is above ``tol`` (otherwise the same solution is priced at ``rtol``;
-       ``history[i]["solved"]`` says which rounds solved). Stop when the tight phase finds
-       none, after ``max_rounds`` rounds, or past ``time_limit`` seconds.
+       is above ``tol``, over the loose solution's active patterns (otherwise the same
+       solution is priced at ``rtol``; ``history[i]["solved"]`` says which rounds solved).
+       Stop when the tight phase finds none, after ``max_rounds`` rounds, or past
+       ``time_limit`` seconds.
     5. With ``max_patterns``, a round adds only the new patterns (recalled, then priced, then
        probed; the most violated first within each) that keep the working set within it, and
        at least ``MIN_NEW_PER_ROUND``: those take the place of the smallest kept groups
@@ -858,6 +859,10 @@ def grow_patterns(
             # ... unless the loose solve is already certified to tol (Clarabel's first
             # tolerance is tol / 100 of LOOSE_TOL, which often gets there): price it again.
             reuse = bool(fit.certificate.relative_gap <= tol)
+            if not reuse and not keep.all():  # without the loose solution's inactive groups
+                left = working.subset(np.flatnonzero(~keep))
+                dropped = left if dropped is None else merge_patterns(dropped, left)
+                working = working.subset(np.flatnonzero(keep))
             continue
         if time_limit is not None and time.perf_counter() - start > time_limit:
             reason = "time limit reached"
