@@ -629,6 +629,12 @@ def _recall(X, lam, floor: float, dropped, gated: bool) -> tuple:
     return dropped.subset(order[np.argsort(-values[order], kind="stable")]), rest, best
 
 
+def _set_aside(dropped, patterns: ActivationPatterns) -> ActivationPatterns:
+    """The patterns taken out of the working set so far (``dropped``, ``None`` if none yet)
+    and ``patterns``."""
+    return patterns if dropped is None else merge_patterns(dropped, patterns)
+
+
 def _probe(X, Y, loss, alpha, lam, working, floor, gated, width, seed, max_new) -> tuple:
     """Patterns of a fresh short non-convex run whose exact value at ``lam`` exceeds ``floor``.
 
@@ -822,8 +828,9 @@ def grow_patterns(
             left -= counts[-1]
         n_recalled, n_fresh, n_probed = counts
         if n_recalled < recalled.n_patterns:  # the recalled ones left out stay dropped
-            rest = recalled.subset(np.arange(n_recalled, recalled.n_patterns))
-            dropped = merge_patterns(dropped, rest)
+            dropped = _set_aside(
+                dropped, recalled.subset(np.arange(n_recalled, recalled.n_patterns))
+            )
         new = [kind.subset(np.arange(c)) for kind, c in zip(kinds, counts)]
         keep = _trim_to_budget(keep, _group_norms(fit.solution), n_new, max_patterns)
         added = n_new
@@ -860,16 +867,14 @@ def grow_patterns(
             # tolerance is tol / 100 of LOOSE_TOL, which often gets there): price it again.
             reuse = bool(fit.certificate.relative_gap <= tol)
             if not reuse and not keep.all():  # without the loose solution's inactive groups
-                left = working.subset(np.flatnonzero(~keep))
-                dropped = left if dropped is None else merge_patterns(dropped, left)
+                dropped = _set_aside(dropped, working.subset(np.flatnonzero(~keep)))
                 working = working.subset(np.flatnonzero(keep))
             continue
         if time_limit is not None and time.perf_counter() - start > time_limit:
             reason = "time limit reached"
             break
         if not keep.all():
-            left = working.subset(np.flatnonzero(~keep))
-            dropped = left if dropped is None else merge_patterns(dropped, left)
+            dropped = _set_aside(dropped, working.subset(np.flatnonzero(~keep)))
         merged = merge_patterns(working.subset(np.flatnonzero(keep)), *new)
         working = ActivationPatterns(merged.D, merged.generators, False, GROWN_METHOD)
         key = (final, frozenset(map(bytes, _pack_columns(working.D))))
