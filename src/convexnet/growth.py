@@ -674,10 +674,14 @@ def _group_norms(solution) -> np.ndarray:
     return norms
 
 
-def _active(solution, rtol: float) -> np.ndarray:
-    """Patterns whose groups ``||V_i|| + ||W_i||`` exceed ``rtol`` of the largest."""
-    norms = _group_norms(solution)
+def _active(norms: np.ndarray, rtol: float) -> np.ndarray:
+    """Patterns whose groups (``norms``, :func:`_group_norms`) exceed ``rtol`` of the largest."""
     return norms > rtol * max(float(norms.max(initial=0.0)), 1e-300)
+
+
+def _set_key(patterns: ActivationPatterns) -> frozenset:
+    """The set of ``patterns``' columns, order aside (to tell a repeated working set)."""
+    return frozenset(map(bytes, _pack_columns(patterns.D)))
 
 
 def _within_budget(wanted: int, used: int, max_patterns: int | None) -> int:
@@ -776,7 +780,7 @@ def grow_patterns(
     dropped = None  # the patterns drop_inactive took out; scored exactly every round
     best = None  # (fit, patterns) of the lowest objective so far
     probes = 0
-    seen = {(final, frozenset(map(bytes, _pack_columns(working.D))))}  # (phase, set) solved
+    seen = {(final, _set_key(working))}  # (phase, set) of every working set solved
     for rnd in range(max_rounds):
         t = time.perf_counter()
         did_solve = not reuse
@@ -792,7 +796,8 @@ def grow_patterns(
                 best = (fit, solved)
         reuse = False
         lam = loss.dual_point(fit.network.predict(X).reshape(Y2.shape), Y2)
-        active = _active(fit.solution, GATED_ACTIVE_RTOL if gated else ACTIVE_RTOL)
+        norms = _group_norms(fit.solution)
+        active = _active(norms, GATED_ACTIVE_RTOL if gated else ACTIVE_RTOL)
         round_rtol = rtol if final else max(rtol, LOOSE_RTOL, fit.certificate.relative_gap)
         priced = price_patterns(
             X,
@@ -826,14 +831,14 @@ def grow_patterns(
         for kind in kinds:
             counts.append(min(kind.n_patterns, left))
             left -= counts[-1]
-        n_recalled, n_fresh, n_probed = counts
+        n_recalled, _, n_probed = counts
         if n_recalled < recalled.n_patterns:  # the recalled ones left out stay dropped
             dropped = _set_aside(
                 dropped, recalled.subset(np.arange(n_recalled, recalled.n_patterns))
             )
         new = [kind.subset(np.arange(c)) for kind, c in zip(kinds, counts)]
-        keep = _trim_to_budget(keep, _group_norms(fit.solution), n_new, max_patterns)
-        added = n_new
+        untrimmed = int(keep.sum())
+        keep = _trim_to_budget(keep, norms, n_new, max_patterns)
         entry = {
             "round": rnd,
             "final_phase": final,
@@ -842,10 +847,10 @@ def grow_patterns(
             "objective": float(fit.objective),
             "relative_gap": float(fit.certificate.relative_gap),
             "max_violation": float(max(priced.best_value, recall_best, probe_best) / alpha - 1.0),
-            "added": added,
+            "added": n_new,
             "recalled": n_recalled,
             "probed": n_probed,
-            "trimmed": int((active & ~keep).sum()) if drop_inactive else int((~keep).sum()),
+            "trimmed": untrimmed - int(keep.sum()),
             "solved": did_solve,
             "candidates": priced.n_candidates,
             "seconds": time.perf_counter() - t,
@@ -858,7 +863,7 @@ def grow_patterns(
                 f"objective {entry['objective']:.10g}, gap {entry['relative_gap']:.1e}, "
                 f"best kappa/alpha - 1 = {entry['max_violation']:.2e}, +{entry['added']}"
             )
-        if added == 0:
+        if n_new == 0:
             if final:
                 reason = "no violating pattern found"
                 break
@@ -877,7 +882,7 @@ def grow_patterns(
             dropped = _set_aside(dropped, working.subset(np.flatnonzero(~keep)))
         merged = merge_patterns(working.subset(np.flatnonzero(keep)), *new)
         working = ActivationPatterns(merged.D, merged.generators, False, GROWN_METHOD)
-        key = (final, frozenset(map(bytes, _pack_columns(working.D))))
+        key = (final, _set_key(working))
         if key in seen:  # a budget that trims groups the optimum needs: the sets cycle
             reason = BUDGET_REASON
             fit, solved = best
