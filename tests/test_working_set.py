@@ -287,6 +287,37 @@ def test_pcg_solves_spd_systems_and_reports_its_limit():
     assert not ok and its == 1
 
 
+def test_refined_solve_stops_when_accurate_and_refines_an_inexact_factor():
+    from convexnet.solvers.working_set import PD_REFINE, PD_REFINE_TOL, _refined_solve
+
+    rng = np.random.default_rng(3)
+    Q = rng.standard_normal((40, 40))
+    A = Q @ Q.T + np.eye(40)
+    b = rng.standard_normal(40)
+    calls = []
+
+    def counted(inverse):
+        def solve(r):
+            calls.append(1)
+            return inverse @ r
+
+        return solve
+
+    x = _refined_solve(counted(np.linalg.inv(A)), lambda v: A @ v, b)
+    assert len(calls) == 1  # an exact factor: no correction
+    assert np.linalg.norm(A @ x - b) <= 1e-11 * np.linalg.norm(b)
+    calls.clear()
+    E = rng.standard_normal((40, 40))
+    rough = np.linalg.inv(A) @ (np.eye(40) + 0.01 * E / np.linalg.norm(E, 2))  # 1% off
+    x = _refined_solve(counted(rough), lambda v: A @ v, b)
+    assert 1 < len(calls) <= PD_REFINE + 1
+    assert np.linalg.norm(A @ x - b) <= 10 * PD_REFINE_TOL * np.linalg.norm(b)
+    calls.clear()
+    useless = np.zeros((40, 40))  # corrections that do not halve the residual stop at once
+    _refined_solve(counted(useless), lambda v: A @ v, b)
+    assert len(calls) == 2
+
+
 def test_logistic_barrier_with_stale_hessians_matches_the_formed_one(monkeypatch):
     """Conjugate gradients on the step's own Hessian: the same path, far fewer formations."""
     import convexnet.solvers.working_set as ws
