@@ -380,6 +380,51 @@ def test_capped_screen_on_many_patterns_matches_clarabel(monkeypatch):
     assert abs(ours.info["primal"] - ref.objective) <= 1e-6 * ref.objective
 
 
+def test_support_iterations_run_in_float32_and_certify_in_float64():
+    """Exact squared-loss program on NumPy in float64: the augmented Lagrangian runs in
+    float32, the polish and the certificate in float64 (the optimum of Clarabel, a float64
+    solution and multipliers); float32 asked for, or the gated program, stay as asked."""
+    program = _planted(300, 6, 30, 0.1, seed=0)
+    ours = solve_two_layer_first_order(program, tol=1e-7)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10)
+    assert ours.info["support_dtype"] == "float32" and ours.info["dtype"] == "float64"
+    assert ours.status == "optimal" and 0 <= ours.info["relative_gap"] <= 1e-7
+    assert ours.V.dtype == np.float64 and ours.info["multipliers"].dtype == np.float64
+    assert ours.info["dual"] <= ref.objective * (1 + 1e-9)
+    assert abs(ours.info["primal"] - ref.objective) <= 1e-7 * ref.objective
+    low = solve_two_layer_first_order(program, tol=1e-4, dtype="float32")
+    assert low.info["support_dtype"] == "float32" and low.info["dtype"] == "float32"
+
+
+def test_float64_method_continues_where_no_polish_certifies_the_float32_iterates(monkeypatch):
+    """Polishes that fail during the float32 iterations hand over to the float64 method, which
+    starts from the float32 iterate, polishes and certifies Clarabel's optimum."""
+    import convexnet.solvers.first_order as fo
+
+    program = _planted(300, 6, 30, 0.1, seed=1)
+    stages = []
+    solve, barrier, clarabel = fo._solve, fo._barrier_polish_and_price, fo.polish_on_support
+
+    def staged(*args, low, **kwargs):
+        stages.append(low)
+        return solve(*args, low=low, **kwargs)
+
+    def failing(real):
+        return lambda *args, **kwargs: None if stages[-1] else real(*args, **kwargs)
+
+    monkeypatch.setattr(fo, "_solve", staged)
+    monkeypatch.setattr(fo, "_barrier_polish_and_price", failing(barrier))
+    monkeypatch.setattr(fo, "polish_on_support", failing(clarabel))
+    ours = solve_two_layer_first_order(program, tol=1e-7)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10)
+    assert stages == [True, False]
+    assert ours.status == "optimal" and ours.info["support_dtype"] == "float64"
+    assert 0 < ours.info["support_iterations"] < ours.iterations
+    assert 0 <= ours.info["relative_gap"] <= 1e-7
+    assert ours.info["dual"] <= ref.objective * (1 + 1e-9)
+    assert abs(ours.info["primal"] - ref.objective) <= 1e-7 * ref.objective
+
+
 def test_pricing_orders_violators_and_stops_at_its_limit():
     """``_priced_out`` returns the violated patterns most violated first, each one checked
     against an independent CVXPY solve of ``max lam^T D X u`` over the cone, ``||u|| <= 1``."""

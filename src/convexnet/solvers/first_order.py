@@ -37,6 +37,7 @@ Memory: ``O(n d + n c Q + d c Q)``; :func:`first_order_memory` estimates it befo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -121,6 +122,15 @@ GATED_POLISH_EVERY = 30
 GATED_POLISH_BUDGET = 400.0
 GATED_POLISH_MAX_BYTES = 1e9
 POLISH_SCREEN_MIN = 16
+#: Exact program, squared or logistic loss, float64 on NumPy: the augmented Lagrangian's
+#: iterations, which only choose the polish's support, run in ``SUPPORT_DTYPE``; the polishes
+#: and every certificate are float64. Where no polish certifies, the float64 method continues
+#: from the float32 iterate. At ``tol`` 1e-6, 200 iterations took 7.0 s instead of 14.5 s at
+#: n = 10000, d = 20, 100 patterns, and 0.56 s instead of 1.0 s at n = 1000, d = 10 (logistic).
+SUPPORT_DTYPE = "float32"
+#: ... and hand over to the float64 method after ``LOW_MAX_POLISHES * polish_every``
+#: iterations, or at the first polish that fails, whichever comes first.
+LOW_MAX_POLISHES = 5
 POLISH_SCREEN_GAP = 1e-3
 POLISH_SCREEN_KEEP = 1e-3
 #: The screen takes at most ``POLISH_SCREEN_COLUMNS / d`` patterns (the largest groups of the
@@ -328,6 +338,13 @@ def solve_two_layer_first_order(
     ``"float64"`` or ``"float32"``. ``warm_start`` starts from an earlier solution of a program
     over the same patterns (regularisation paths). ``info`` holds the certified ``gap``,
     ``relative_gap``, ``dual``, the cone ``violation`` (exact program) and the multipliers.
+
+    Exact program with the squared or logistic loss, float64 on NumPy: the augmented
+    Lagrangian's iterations, whose only use is to choose the polish's support, run in float32
+    (``SUPPORT_DTYPE``; ``info["support_dtype"]``), about twice as fast; the polish, the
+    returned solution and every certificate are float64. If no polish certifies ``tol``, the
+    float64 method continues from the float32 iterate (``info["support_iterations"]``
+    counts the float32 ones; ``iterations`` counts both).
     """
     if program.interpolate:
         raise ValueError(
@@ -340,6 +357,53 @@ def solve_two_layer_first_order(
     check_every = check_positive_int(check_every, "check_every")
     check_positive(tol, "tol")
     start = time.perf_counter()
+    options = dict(tol=tol, device=device, dtype=dtype, check_every=check_every, verbose=verbose)
+    if not _support_in_low_precision(program, device, dtype):
+        return _solve(program, max_iter=max_iter, warm_start=warm_start, low=False, **options)
+    first = _solve(program, max_iter=max_iter, warm_start=warm_start, low=True, **options)
+    if first.status == "optimal" or first.iterations >= max_iter:
+        return first
+    # No polish certified the float32 iterates: the float64 method goes on from there.
+    rest = _solve(
+        program, max_iter=max_iter - first.iterations, warm_start=first, low=False, **options
+    )
+    rest.info["support_iterations"] = first.iterations
+    return dataclasses.replace(
+        rest,
+        iterations=first.iterations + rest.iterations,
+        solve_time=time.perf_counter() - start,
+    )
+
+
+def _support_in_low_precision(program: TwoLayerProgram, device, dtype: str) -> bool:
+    """Whether the augmented Lagrangian runs in ``SUPPORT_DTYPE`` (see there)."""
+    return (
+        not program.gated
+        and device is None
+        and dtype == "float64"
+        and SUPPORT_DTYPE != "float64"
+        and program.loss.name in BARRIER_LOSSES
+    )
+
+
+def _solve(
+    program: TwoLayerProgram,
+    *,
+    tol: float,
+    max_iter: int,
+    device,
+    dtype: str,
+    warm_start,
+    check_every: int,
+    verbose: bool,
+    low: bool,
+) -> TwoLayerSolution:
+    """:func:`solve_two_layer_first_order` on validated arguments. With ``low`` (exact program
+    only) the iterations run in ``SUPPORT_DTYPE`` and only a float64-certified polish ends
+    them: the result is then ``"optimal"``, or ``"inaccurate"`` for the float64 method to
+    continue from."""
+    start = time.perf_counter()
+    work = SUPPORT_DTYPE if low else dtype
     n, d, c, P = program.n_samples, program.n_features, program.n_outputs, program.n_patterns
     gated = program.gated
     D = program.D.astype(float)
@@ -348,9 +412,9 @@ def solve_two_layer_first_order(
     else:
         Mnp = np.concatenate([D, -D], axis=1)
         Snp = np.concatenate([2 * D - 1, 2 * D - 1], axis=1)
-    X = to_backend(program.X, device, dtype)
-    Y = to_backend(program.Y, device, dtype)
-    op = LiftedOperator(X, to_backend(Mnp, device, dtype))
+    X = to_backend(program.X, device, work)
+    Y = to_backend(program.Y, device, work)
+    op = LiftedOperator(X, to_backend(Mnp, device, work))
     xp = op.xp
     penalty = GroupL2Penalty(float(program.alpha))
     Z0 = np.zeros((d, c, op.Q))
@@ -361,7 +425,7 @@ def solve_two_layer_first_order(
                 f"{(P, d, c)} (the same patterns, features and outputs)."
             )
         Z0 = _stack_solution(warm_start, gated)
-    Z = to_backend(Z0, device, dtype)
+    Z = to_backend(Z0, device, work)
     loss_L = program.loss.smoothness() * op.norm_squared(c)
     history = []
 
@@ -418,9 +482,16 @@ def solve_two_layer_first_order(
         extra = {"method": "fista", "polish": "newton" if "Z" in polish else None}
         mu = None
     else:
-        S = to_backend(Snp, device, dtype)
-        signs = to_backend(np.r_[np.ones(P), -np.ones(P)], device, dtype)
-        certifier = _Certifier(op, program.loss, Y, program.alpha, S=S, signs=signs)
+        S = to_backend(Snp, device, work)
+        signs = np.r_[np.ones(P), -np.ones(P)]
+        certifier = _Certifier(
+            op, program.loss, Y, program.alpha, S=S, signs=to_backend(signs, device, work)
+        )
+        # Polishes and final points are certified in ``dtype`` (float64 where ``low``).
+        op_f, certify = op, certifier
+        if low:
+            op_f = LiftedOperator(program.X, Mnp)
+            certify = _Certifier(op_f, program.loss, program.Y, program.alpha, S=Snp, signs=signs)
         x_norm2 = float(np.linalg.norm(program.X, 2)) ** 2
         # The cone term acts on the few violated rows: scale rho by the largest row norm, so
         # that a row's penalty curvature is RHO_SCALE times the loss's.
@@ -437,19 +508,21 @@ def solve_two_layer_first_order(
                     f"[auglag] it {k:6d}  rho {rho:.1e}  rel gap {info['relative_gap']:.3e}  "
                     f"violation {info['violation']:.1e}"
                 )
-            if _converged(info, tol):
+            if _converged(info, tol) and not low:
                 return True
             # The multiplier bound lags behind the primal: at most every polish_every iterations,
             # when the support is new, polish on it and check with exact per-pattern bounds.
+            if low and k >= LOW_MAX_POLISHES * polish_every:
+                return True  # no polish certified: hand over to the float64 method
             due = k - inner.get("seen_at", 0) >= polish_every
             if due and abs(info["relative_gap"]) <= POLISH_BELOW:
-                Znp = to_numpy(Zk)
-                kappa = to_numpy(certifier.kappa_groups).max(axis=0)
+                Znp = to_numpy(Zk).astype(float)
+                kappa = to_numpy(certifier.kappa_groups).max(axis=0).astype(float)
                 support = tuple(np.flatnonzero(_support_mask(Znp, kappa, program.alpha)))
                 if support == inner.get("support"):
                     return False
                 inner["support"], inner["seen_at"] = support, k
-                mu_np = to_numpy(mu_plus)
+                mu_np = to_numpy(mu_plus).astype(float)
                 # Squared/logistic loss: the barrier polish, which prices the patterns left out
                 # (exact bounds); else, or when it fails, Clarabel on the support.
                 polished, grow, how, mu_check = None, POLISH_GROW_ROUNDS, "barrier", mu_np
@@ -461,7 +534,8 @@ def solve_two_layer_first_order(
                         # Its own multipliers (central path inside, NNLS or the augmented
                         # Lagrangian's outside) usually certify it without the exact check.
                         Zb = to_backend(polished, device, dtype)
-                        quick = certifier(Zb, op.image(Zb), to_backend(mu_pol, device, dtype))
+                        mu_b = to_backend(mu_pol, device, dtype)
+                        quick = certify(Zb, op_f.image(Zb), mu_b)
                         if verbose:
                             print(f"[auglag] barrier polish: gap {quick['relative_gap']:.3e}")
                         if _converged(quick, tol):
@@ -477,7 +551,7 @@ def solve_two_layer_first_order(
                         break
                     # Patterns the polished dual point violates join the support (column
                     # generation over patterns, priced with the cone-multiplier bound).
-                    Zb = to_backend(polished, device, dtype)
+                    Zb = to_backend(polished, device, work)
                     certifier(Zb, op.image(Zb), mu_plus)
                     kappa_new = to_numpy(certifier.kappa_groups).max(axis=0)
                     grown = _support_mask(polished, kappa_new, program.alpha)
@@ -490,7 +564,7 @@ def solve_two_layer_first_order(
                         break
                     polished = again
                 if polished is None and abs(info["relative_gap"]) > 100 * tol:
-                    return False
+                    return low  # float32 iterates need a polish: hand over to float64
                 candidate = Znp if polished is None else polished
                 exact = _exact_check(program, Snp, candidate, mu_check)
                 if verbose:
@@ -499,6 +573,8 @@ def solve_two_layer_first_order(
                     inner["polished"], inner["exact"] = candidate, exact
                     inner["polish"] = how if polished is not None else "none"
                     return True
+                if low:
+                    return True  # hand over to the float64 method
             return False
 
         def inner_done(Zk, image, mu_plus, rho, k):
@@ -529,10 +605,12 @@ def solve_two_layer_first_order(
         )
         Z, n_iter, converged, mu = res.x, res.n_iter, res.converged, res.mu
         violation = certifier(Z, res.image, mu)["violation"]
+        mu = to_backend(to_numpy(mu).astype(float), device, dtype) if low else mu
         if "polished" in inner:
             Z = to_backend(inner["polished"], device, dtype)
-        Z = to_backend(project_onto_cones(program.X, Snp, to_numpy(Z)), device, dtype)
-        info = certifier(Z, op.image(Z), mu)
+        Znp = to_numpy(Z).astype(float)
+        Z = to_backend(project_onto_cones(program.X, Snp, Znp), device, dtype)
+        info = certify(Z, op_f.image(Z), mu)
         if not _converged(info, tol):
             # The accepted polish was certified on this very point (projected alike).
             exact = inner.get("exact") or _exact_check(program, Snp, to_numpy(Z), to_numpy(mu))
@@ -544,6 +622,7 @@ def solve_two_layer_first_order(
             "outer_iterations": res.n_outer,
             "violation_before_projection": violation,
             "polish": inner.get("polish"),
+            "support_dtype": work,
         }
     status = "optimal" if _converged(info, tol) else "inaccurate"
     Znp = to_numpy(Z).astype(float)
