@@ -122,15 +122,6 @@ GATED_POLISH_EVERY = 30
 GATED_POLISH_BUDGET = 400.0
 GATED_POLISH_MAX_BYTES = 1e9
 POLISH_SCREEN_MIN = 16
-#: Exact program, squared or logistic loss, float64 on NumPy: the augmented Lagrangian's
-#: iterations, which only choose the polish's support, run in ``SUPPORT_DTYPE``; the polishes
-#: and every certificate are float64. Where no polish certifies, the float64 method continues
-#: from the float32 iterate. At ``tol`` 1e-6, 200 iterations took 7.0 s instead of 14.5 s at
-#: n = 10000, d = 20, 100 patterns, and 0.56 s instead of 1.0 s at n = 1000, d = 10 (logistic).
-SUPPORT_DTYPE = "float32"
-#: ... and hand over to the float64 method after ``LOW_MAX_POLISHES * polish_every``
-#: iterations, or at the first polish that fails, whichever comes first.
-LOW_MAX_POLISHES = 5
 POLISH_SCREEN_GAP = 1e-3
 POLISH_SCREEN_KEEP = 1e-3
 #: The screen takes at most ``POLISH_SCREEN_COLUMNS / d`` patterns (the largest groups of the
@@ -144,6 +135,15 @@ POLISH_SCREEN_COLUMNS = 1000
 PRICE_DESCENT_MIN = 32
 PRICE_DESCENT_STEPS = 30
 PRICE_DESCENT_CHUNK = 64
+#: Exact program, squared or logistic loss, float64 on NumPy: the augmented Lagrangian's
+#: iterations, which only choose the polish's support, run in ``SUPPORT_DTYPE``; the polishes
+#: and every certificate are float64. Where no polish certifies, the float64 method continues
+#: from the float32 iterate. At ``tol`` 1e-6, 200 iterations took 7.0 s instead of 14.5 s at
+#: n = 10000, d = 20, 100 patterns, and 0.56 s instead of 1.0 s at n = 1000, d = 10 (logistic).
+SUPPORT_DTYPE = "float32"
+#: The float32 iterations hand over to the float64 method after ``LOW_MAX_POLISHES * polish_every``
+#: iterations, or at the first polish that fails, whichever comes first.
+LOW_MAX_POLISHES = 5
 
 
 def first_order_memory(
