@@ -425,6 +425,23 @@ def test_float64_method_continues_where_no_polish_certifies_the_float32_iterates
     assert abs(ours.info["primal"] - ref.objective) <= 1e-7 * ref.objective
 
 
+def test_polish_period_shrinks_with_patterns_and_with_few_features():
+    from convexnet.solvers.first_order import (
+        POLISH_EVERY,
+        POLISH_EVERY_FEATURES,
+        POLISH_EVERY_MIN,
+        _polish_period,
+    )
+
+    assert _polish_period(100, POLISH_EVERY_FEATURES) == POLISH_EVERY
+    assert _polish_period(100, 51) == POLISH_EVERY  # never more than POLISH_EVERY
+    assert _polish_period(50, 51) == POLISH_EVERY
+    assert _polish_period(100, 11) == POLISH_EVERY * 11 // POLISH_EVERY_FEATURES
+    assert _polish_period(50, 11) == _polish_period(100, 11)
+    assert _polish_period(400, 21) == POLISH_EVERY // 4
+    assert _polish_period(1000, 11) == _polish_period(10**6, 2) == POLISH_EVERY_MIN
+
+
 def test_pricing_orders_violators_and_stops_at_its_limit():
     """``_priced_out`` returns the violated patterns most violated first, each one checked
     against an independent CVXPY solve of ``max lam^T D X u`` over the cone, ``||u|| <= 1``."""
