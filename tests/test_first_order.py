@@ -394,6 +394,18 @@ def test_support_iterations_run_in_float32_and_certify_in_float64():
     assert abs(ours.info["primal"] - ref.objective) <= 1e-7 * ref.objective
     low = solve_two_layer_first_order(program, tol=1e-4, dtype="float32")
     assert low.info["support_dtype"] == "float32" and low.info["dtype"] == "float32"
+    # targets beyond float32's range: float64 throughout, the same optimum (scaled)
+    huge = TwoLayerProgram(
+        program.X,
+        1e20 * program.Y,
+        program.D,
+        program.generators,
+        program.loss,
+        1e20 * program.alpha,
+    )
+    big = solve_two_layer_first_order(huge, tol=1e-7)
+    assert big.info["support_dtype"] == "float64" and big.status == "optimal"
+    assert abs(big.objective / 1e40 - ours.objective) <= 1e-7 * ours.objective
 
 
 def test_float64_method_continues_where_no_polish_certifies_the_float32_iterates(monkeypatch):

@@ -152,6 +152,7 @@ SUPPORT_DTYPE = "float32"
 #: The float32 iterations hand over to the float64 method after ``LOW_MAX_POLISHES * polish_every``
 #: iterations, or at the first polish that fails, whichever comes first.
 LOW_MAX_POLISHES = 5
+LOW_RANGE = (1e-30, 1e30)
 
 
 def first_order_memory(
@@ -384,14 +385,13 @@ def solve_two_layer_first_order(
 
 
 def _support_in_low_precision(program: TwoLayerProgram, device, dtype: str) -> bool:
-    """Whether the augmented Lagrangian runs in ``SUPPORT_DTYPE`` (see there)."""
-    return (
-        not program.gated
-        and device is None
-        and dtype == "float64"
-        and SUPPORT_DTYPE != "float64"
-        and program.loss.name in BARRIER_LOSSES
-    )
+    """Whether the augmented Lagrangian runs in ``SUPPORT_DTYPE`` (see there): not where the
+    loss at zero, ``||Y||^2``, leaves ``LOW_RANGE`` (float32 overflows near 3e38; targets
+    of 1e20 otherwise cost the float32 stage ``LOW_MAX_POLISHES`` periods before the hand-over)."""
+    if program.gated or device is not None or dtype != "float64" or SUPPORT_DTYPE == "float64":
+        return False
+    scale = float(np.sum(np.square(program.Y)))
+    return program.loss.name in BARRIER_LOSSES and LOW_RANGE[0] <= scale <= LOW_RANGE[1]
 
 
 def _solve(
