@@ -408,6 +408,32 @@ def test_support_iterations_run_in_float32_and_certify_in_float64():
     assert abs(big.objective / 1e40 - ours.objective) <= 1e-7 * ours.objective
 
 
+def test_float32_overflow_hands_over_to_float64(monkeypatch):
+    """Without the range guard, features scaled by 1e20 overflow float32: the float64 method
+    takes over from the start and still certifies the (scaled) optimum, with no warning."""
+    import warnings
+
+    import convexnet.solvers.first_order as fo
+
+    program = _planted(300, 6, 30, 0.1, seed=0)
+    ours = solve_two_layer_first_order(program, tol=1e-7)
+    monkeypatch.setattr(fo, "LOW_RANGE", (0.0, np.inf))
+    scaled = TwoLayerProgram(  # alpha scales with X: the same optimal objective
+        1e20 * program.X,
+        program.Y,
+        program.D,
+        program.generators,
+        program.loss,
+        1e20 * program.alpha,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        big = solve_two_layer_first_order(scaled, tol=1e-7)
+    assert big.status == "optimal" and big.info["support_dtype"] == "float64"
+    assert big.info["support_iterations"] > 0
+    assert abs(big.objective - ours.objective) <= 1e-7 * ours.objective
+
+
 def test_float64_method_continues_where_no_polish_certifies_the_float32_iterates(monkeypatch):
     """Polishes that fail during the float32 iterations hand over to the float64 method, which
     starts from the float32 iterate, polishes and certifies Clarabel's optimum."""

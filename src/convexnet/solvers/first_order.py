@@ -152,7 +152,7 @@ SUPPORT_DTYPE = "float32"
 #: The float32 iterations hand over to the float64 method after ``LOW_MAX_POLISHES * polish_every``
 #: iterations, or at the first polish that fails, whichever comes first.
 LOW_MAX_POLISHES = 5
-LOW_RANGE = (1e-30, 1e30)
+LOW_RANGE = (1e-20, 1e20)
 
 
 def first_order_memory(
@@ -369,7 +369,8 @@ def solve_two_layer_first_order(
     options = dict(tol=tol, device=device, dtype=dtype, check_every=check_every, verbose=verbose)
     if not _support_in_low_precision(program, device, dtype):
         return _solve(program, max_iter=max_iter, warm_start=warm_start, low=False, **options)
-    first = _solve(program, max_iter=max_iter, warm_start=warm_start, low=True, **options)
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite stage hands over
+        first = _solve(program, max_iter=max_iter, warm_start=warm_start, low=True, **options)
     if first.status == "optimal" or first.iterations >= max_iter:
         return first
     # No polish certified the float32 iterates: the float64 method goes on from there.
@@ -385,13 +386,15 @@ def solve_two_layer_first_order(
 
 
 def _support_in_low_precision(program: TwoLayerProgram, device, dtype: str) -> bool:
-    """Whether the augmented Lagrangian runs in ``SUPPORT_DTYPE`` (see there): not where the
-    loss at zero, ``||Y||^2``, leaves ``LOW_RANGE`` (float32 overflows near 3e38; targets
-    of 1e20 otherwise cost the float32 stage ``LOW_MAX_POLISHES`` periods before the hand-over)."""
+    """Whether the augmented Lagrangian runs in ``SUPPORT_DTYPE`` (see there): not where
+    ``||X||_F^2`` or ``||Y||^2`` leaves ``LOW_RANGE`` (float32 overflows near 3e38 and loses
+    its digits below 1e-38: with ``Y`` scaled by 1e20 the float32 stage spent
+    ``LOW_MAX_POLISHES`` periods on infinities before the hand-over)."""
     if program.gated or device is not None or dtype != "float64" or SUPPORT_DTYPE == "float64":
         return False
-    scale = float(np.sum(np.square(program.Y)))
-    return program.loss.name in BARRIER_LOSSES and LOW_RANGE[0] <= scale <= LOW_RANGE[1]
+    scales = (float(np.sum(np.square(program.X))), float(np.sum(np.square(program.Y))))
+    inside = all(LOW_RANGE[0] <= v <= LOW_RANGE[1] for v in scales)
+    return program.loss.name in BARRIER_LOSSES and inside
 
 
 def _solve(
@@ -616,6 +619,8 @@ def _solve(
         if "polished" in inner:
             Z = to_backend(inner["polished"], device, dtype)
         Znp = to_numpy(Z).astype(float)
+        if low and not np.all(np.isfinite(Znp)):
+            Znp = Z0  # float32 overflowed: the float64 method starts afresh
         Z = to_backend(project_onto_cones(program.X, Snp, Znp), device, dtype)
         info = certify(Z, op_f.image(Z), mu)
         if not _converged(info, tol):
