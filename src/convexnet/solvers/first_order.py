@@ -623,7 +623,9 @@ def _solve(
             Znp = Z0  # float32 overflowed: the float64 method starts afresh
         Z = to_backend(project_onto_cones(program.X, Snp, Znp), device, dtype)
         info = certify(Z, op_f.image(Z), mu)
-        if not _converged(info, tol):
+        # A float32 stage without an accepted polish hands over: its iterate was checked
+        # where a polish was tried, and the float64 method certifies what follows.
+        if not _converged(info, tol) and not (low and "polished" not in inner):
             # The accepted polish was certified on this very point (projected alike).
             exact = inner.get("exact") or _exact_check(program, Snp, to_numpy(Z), to_numpy(mu))
             if exact["relative_gap"] < info["relative_gap"]:
