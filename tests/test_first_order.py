@@ -540,3 +540,34 @@ def test_descended_multipliers_give_valid_tighter_bounds():
         assert tight[0, q] >= exact * (1 - 1e-9)
         again = np.linalg.norm(X.T @ (M[:, q] * lam[:, 0] + S[:, q] * nu[:, 0, q]))
         assert abs(again - tight[0, q]) <= 1e-9 * max(again, 1.0)  # the bound its nu gives
+
+
+def test_fitted_network_keeps_the_solvers_certificate():
+    # recover_two_layer drops atoms below 1e-7 of the largest: the network's outputs move by
+    # ~3e-9 here, and its own dual point alone certified only 6.5e-7 > tol = 1e-7 although the
+    # solver certified 1.4e-9. The certificate now also tries the solution's dual point.
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 5))
+    y = np.maximum(X @ rng.standard_normal(5), 0) + 0.1 * rng.standard_normal(300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = ConvexReLURegressor(
+            alpha=0.05, activation_patterns=60, random_state=0, tol=1e-7, solver="auglag"
+        ).fit(X, y)
+    sol = est._solution
+    assert sol.info["relative_gap"] <= 1e-7
+    assert est.relative_duality_gap_ <= 1e-7
+    # The returned multipliers are those that certified the polish: their cheap bound is
+    # close to alpha (the augmented Lagrangian's own were above 200 on this program).
+    from convexnet.certificates import multiplier_kappa
+
+    Xa = np.hstack([X, np.ones((300, 1))])
+    D = est.patterns_.D
+    lam = get_loss("squared").dual_point(est.predict(X)[:, None], y[:, None])
+    assert multiplier_kappa(Xa, D, lam, sol.info["multipliers"]).max() <= 2 * 0.05
+    ref = solve_two_layer_conic(
+        TwoLayerProgram(Xa, y[:, None], D, est.patterns_.generators, get_loss("squared"), 0.05),
+        tol=1e-9,
+    )
+    assert est.objective_ == pytest.approx(ref.objective, rel=1e-6)
+    assert est.dual_objective_ <= ref.objective * (1 + 1e-9)

@@ -550,7 +550,7 @@ def _solve(
                             print(f"[auglag] barrier polish: gap {quick['relative_gap']:.3e}")
                         if _converged(quick, tol):
                             inner["polished"], inner["exact"] = polished, dict(quick)
-                            inner["polish"] = how
+                            inner["polish"], inner["mu"] = how, mu_pol
                             return True
                         mu_check = mu_pol
                 if polished is None:
@@ -582,6 +582,7 @@ def _solve(
                 if exact["relative_gap"] <= tol:
                     inner["polished"], inner["exact"] = candidate, exact
                     inner["polish"] = how if polished is not None else "none"
+                    inner["mu"] = mu_check
                     return True
                 if low:
                     return True  # hand over to the float64 method
@@ -618,6 +619,9 @@ def _solve(
         mu = to_backend(to_numpy(mu).astype(float), device, dtype) if low else mu
         if "polished" in inner:
             Z = to_backend(inner["polished"], device, dtype)
+            # The multipliers that certified the polish, not the augmented Lagrangian's
+            # (returned with the solution, they let the trainers' certificate match ours).
+            mu = to_backend(inner["mu"], device, dtype)
         Znp = to_numpy(Z).astype(float)
         if low and not np.all(np.isfinite(Znp)):
             Znp = Z0  # float32 overflowed: the float64 method starts afresh
