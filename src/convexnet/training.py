@@ -362,8 +362,9 @@ def _status(solution, certificate: Certificate, tol: float, stacklevel: int) -> 
         return "optimal"
     if solution.status == "optimal":
         advice = (
-            "the solver reported its own tolerance met; the gap is the recovered network's "
-            "(small neurons dropped); a smaller tol or another solver may close it"
+            "the solver met its own tolerance, but the certificate of the recovered network "
+            "is looser (rounding in its dual point, tiny neurons dropped); another solver "
+            "(solver=...) may close it"
         )
     else:
         advice = "increase max_iter or loosen tol"
