@@ -101,14 +101,23 @@ def test_estimators_fit_on_cuda_and_agree_with_numpy():
 
 
 def test_growth_on_cuda_certifies_like_numpy():
+    # Exact ReLU, whose optimum here is sparse (8 neurons): column generation ends with "no
+    # violating pattern found" in four rounds on either backend. A gated program with a small
+    # alpha is a poor test of the backend: its optimum spreads over 50-100 patterns, growth
+    # stops at max_rounds, and which of the near-tied violators each round adds depends on
+    # roundoff, so two backends' early-stopped objectives differ (0.7% at alpha = 0.05 on this
+    # data, the first GPU run).
     rng = np.random.default_rng(4)
     X = rng.standard_normal((150, 3))
     y = np.maximum(X @ rng.standard_normal(3), 0) + 0.1 * rng.standard_normal(150)
-    kw = dict(alpha=0.05, activation_patterns="auto", random_state=0, solver="fista", gated=True)
+    kw = dict(alpha=0.5, activation_patterns="auto", random_state=0, solver="auglag")
     cpu = ConvexReLURegressor(**kw).fit(X, y)
     gpu = ConvexReLURegressor(device=DEVICE, **kw).fit(X, y)
+    for est in (cpu, gpu):
+        assert est.growth_["reason"] == "no violating pattern found"
+        assert est.relative_duality_gap_ <= 1e-6
     assert gpu.certificate_kind_ == cpu.certificate_kind_
-    assert gpu.objective_ == pytest.approx(cpu.objective_, rel=1e-5)
+    assert gpu.objective_ == pytest.approx(cpu.objective_, rel=1e-6)
     # The proven dual bound of either fit is below both objectives.
     for est in (cpu, gpu):
         assert est.proven_dual_objective_ <= min(cpu.objective_, gpu.objective_) * (1 + 1e-9)
