@@ -360,3 +360,63 @@ def test_barrier_max_patterns_is_the_largest_count_the_barrier_takes(n, d, monke
         pat = sample_patterns(X, 3 * most, random_state=0).subset(np.arange(count))
         program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
         assert barrier_applies(program) is applies
+
+
+def _spd_blocks(rng, G, e, scale=1.0):
+    Q = rng.standard_normal((G, e, e))
+    return scale * (np.matmul(Q, np.transpose(Q, (0, 2, 1))) + 0.5 * np.eye(e))
+
+
+def test_eliminating_the_cone_variable_solves_the_full_block_system():
+    from convexnet.solvers.working_set import _cone_eliminated, _group_newton
+
+    rng = np.random.default_rng(0)
+    k, d = 5, 4
+    e, G = d + 1, 2 * k
+    B = _spd_blocks(rng, G, e)
+    Fd = rng.standard_normal((30, k * d))
+    H_data = Fd.T @ Fd
+    # The unreduced matrix in (z, s) per group, a = v - w coupling the data term, built densely.
+    inside = (np.arange(k)[:, None] * e + np.arange(d)[None, :]).reshape(-1)
+    H = np.zeros((k * e, k * e))
+    H[np.ix_(inside, inside)] = H_data
+    n_var = G * e
+    M = np.zeros((n_var, n_var))
+    for g in range(G):
+        M[g * e : (g + 1) * e, g * e : (g + 1) * e] = B[g]
+    E = np.zeros((k * e, n_var))  # a-coordinates (z and s of v minus w) from the stacked groups
+    for i in range(k):
+        E[i * e : (i + 1) * e, i * e : (i + 1) * e] = np.eye(e)
+        E[i * e : (i + 1) * e, (k + i) * e : (k + i + 1) * e] = -np.eye(e)
+    M += E.T @ H @ E
+    r = rng.standard_normal((e, G))
+    expected = np.linalg.solve(M, r.T.reshape(-1)).reshape(G, e).T
+    assert np.allclose(_cone_eliminated(B, H_data, k)(r), expected, rtol=1e-9, atol=1e-12)
+    assert np.allclose(_group_newton(B, H, k)(r), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("task", ["squared", "logistic"])
+def test_the_primal_dual_start_is_central_along_its_ray(task):
+    from convexnet.solvers.working_set import _column_data, _predictions, _ray_central_scale
+
+    X, Y, pat, loss, alpha = _data(task, 0, n=80, n_patterns=12)
+    gen = central_generators(X, pat.D, pat.generators)
+    start = 0.1 * np.hstack([gen, gen])
+    column = _column_data(X, Y[:, 0], pat.D, task)
+    c, t = _ray_central_scale(X, column, alpha, start)
+    assert c != 1.0
+    # The barrier's first t at the unscaled start, then the ray's stationarity at c * start:
+    # t (d/dc) f(c z, c s) = degree, by central differences of f along the ray.
+    norms = np.linalg.norm(start, axis=0)
+    s = 2.0 * norms + 1e-3 * norms.max()
+
+    def f(scale):
+        pred = _predictions(column.F, scale * start)
+        return column.datafit.value(pred, column.y) + alpha * scale * s.sum()
+
+    n, G = column.S.shape
+    degree = n * G + 2 * G
+    assert t == pytest.approx(degree / f(1.0), rel=1e-12)
+    h = 1e-6 * c
+    slope = (f(c + h) - f(c - h)) / (2 * h)
+    assert t * c * slope == pytest.approx(degree, rel=1e-6)

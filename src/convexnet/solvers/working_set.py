@@ -79,6 +79,13 @@ PD_REFINE_TOL = 1e-11
 #: iteration limit (see primal_dual_two_layer).
 PD_HANDOFF_GAP = 1e-8
 PD_MAX_ITER = 60
+#: The primal-dual method's start is first rescaled along its ray to the first centring's
+#: stationary scale (:func:`_ray_central_scale`), and its Newton systems eliminate each group's
+#: ``s`` before factoring (:func:`_cone_eliminated`). Exact cross-over cases (squared and
+#: logistic, n = 500-1000, d = 10-20, 100 patterns; interleaved runs, one BLAS thread): 3-8%
+#: and 0-4% faster; ``False`` restores the earlier method (kept for such comparisons).
+PD_RAY_SCALE = True
+PD_ELIMINATE_S = True
 #: Newton steps per centring after the hand-off: from the primal-dual iterate, the last
 #: centrings near t ~ 1e12 can crawl (200 steps at n = 10000), and the path's bound already
 #: holds there.
@@ -204,29 +211,33 @@ def _newton_factor(H: np.ndarray, Cinv: np.ndarray):
     ``delta I``, ``delta`` from ``1e-12`` of its largest diagonal entry up: still a descent
     direction, which the line search and the next centring step correct."""
     k, d, _ = Cinv.shape
-    A = H.copy()
-    for i in range(k):
-        A[i * d : (i + 1) * d, i * d : (i + 1) * d] += Cinv[i]
+
+    def assembled():
+        A = H.copy()
+        for i in range(k):
+            A[i * d : (i + 1) * d, i * d : (i + 1) * d] += Cinv[i]
+        return A
 
     def plain(factor):
         return lambda rhs: cho_solve(factor, rhs.reshape(-1), check_finite=False).reshape(k, d)
 
-    try:
-        solve = plain(cho_factor(A, check_finite=False))
-        probe = solve(np.ones((k, d)))
-        if np.all(np.isfinite(probe)):
-            return solve
+    A = assembled()
+    top = max(float(np.max(np.abs(np.diag(A)))), 1e-300)
+    try:  # A is this function's own copy: factor it in place
+        factor = cho_factor(A, check_finite=False, overwrite_a=True)
+        # A positive finite diagonal of the factor makes every solve finite.
+        if np.all(np.isfinite(np.diag(factor[0]))):
+            return plain(factor)
     except (LinAlgError, np.linalg.LinAlgError, ValueError):
         pass
     try:
         return _block_preconditioned_factor(H, Cinv)
     except (LinAlgError, np.linalg.LinAlgError, ValueError):
         pass
-    top = max(float(np.max(np.abs(np.diag(A)))), 1e-300)
     eye = np.eye(k * d)
     for power in range(-12, -3, 2):
         try:
-            return plain(cho_factor(A + top * 10.0**power * eye, check_finite=False))
+            return plain(cho_factor(assembled() + top * 10.0**power * eye, check_finite=False))
         except (LinAlgError, np.linalg.LinAlgError):
             continue
     raise LinAlgError("the barrier's Newton system is not positive definite")
@@ -805,6 +816,45 @@ class _PrimalDualNewton:
         return dz, ds, dm, dlam, np.vstack([ds, dz]), np.vstack([r_s, dzeta])
 
 
+def _ray_central_scale(X: np.ndarray, column: _Column, alpha: float, start: np.ndarray):
+    """``(c, t)``: the first centring's ``t`` and the scale at which ``c * start`` is central
+    along its ray there.
+
+    ``t = degree / f(start)``, :func:`_barrier_path`'s own first ``t``. On the ray
+    ``c -> (c z, c s)`` the barrier ``-sum log(c m) - sum log(c^2 u)`` changes by
+    ``-degree / c``, so ``phi = t f + barrier`` is stationary where ``t c f'(c) = degree``,
+    ``f'(c) = <grad datafit(c pred), pred> + alpha sum s``; ``c f'(c)`` is 0 at ``c = 0`` and
+    grows without bound, and bisection in ``log c`` finds a root. Without it the first
+    centring spends its first Newton steps rescaling the start (``z`` doubling in each while
+    the decrement stays near the degree: 15 steps of the screening polish of squared
+    (500, 20, 100), 9 with it). ``c = 1`` where no root lies in ``[1e-6, 1e6]``.
+    """
+    S, datafit, y, F = column.S, column.datafit, column.y, column.F
+    n, G = S.shape
+    norms = np.linalg.norm(start, axis=0)
+    s = 2.0 * norms + 1e-3 * max(float(norms.max(initial=0.0)), 1e-300)
+    pred = _predictions(F, start)
+    f = datafit.value(pred, y) + alpha * float(s.sum())
+    degree = n * G + 2 * G
+    t = degree / max(abs(f), 1e-300)
+    cost = alpha * float(s.sum())
+
+    def excess(log_c):
+        c = np.exp(log_c)
+        return t * c * (float(np.sum(datafit.gradient(c * pred, y) * pred)) + cost) - degree
+
+    lo, hi = -6.0 * np.log(10.0), 6.0 * np.log(10.0)
+    if not (excess(lo) < 0 < excess(hi)):
+        return 1.0, t
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if excess(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.exp(0.5 * (lo + hi))), t
+
+
 def primal_dual_two_layer(
     X: np.ndarray,
     y: np.ndarray,
@@ -850,7 +900,13 @@ def primal_dual_two_layer(
     k = G // 2
     # Start on the central path: the barrier's first centring, at t0 = degree / f, with its
     # implied duals lam = 1 / (t m), omega = alpha, zeta = -alpha z / s (s centred for z).
-    z, first = _barrier_path(X, column, alpha, start, rel_gap=np.inf, deadline=deadline)
+    t_first = None
+    if PD_RAY_SCALE:
+        scale, t_first = _ray_central_scale(X, column, alpha, start)
+        start = scale * start
+    z, first = _barrier_path(
+        X, column, alpha, start, rel_gap=np.inf, deadline=deadline, t_start=t_first
+    )
     t0 = first["t"]
     s = (1.0 + np.sqrt(1.0 + (t0 * alpha) ** 2 * np.sum(z * z, axis=0))) / (t0 * alpha)
     m = S * (X @ z)
@@ -942,7 +998,8 @@ def _primal_dual_step(X, column: _Column, pred, xc, yc, gap, m, lam, r_z, r_s):
         H_data = Fh.T @ Fh
     H = np.zeros((k * e, k * e))
     H[np.ix_(inside, inside)] = H_data
-    newton = _PrimalDualNewton(X, S, B, H, H_data, _group_newton(B, H, k), W, lam, m, r_z, r_s)
+    solve = _cone_eliminated(B, H_data, k) if PD_ELIMINATE_S else _group_newton(B, H, k)
+    newton = _PrimalDualNewton(X, S, B, H, H_data, solve, W, lam, m, r_z, r_s)
 
     def longest(dm, dlam, dxc, dyc):
         return min(
@@ -968,6 +1025,25 @@ def _primal_dual_step(X, column: _Column, pred, xc, yc, gap, m, lam, r_z, r_s):
         raise FloatingPointError("non-finite Newton step")
     eta = min(1.0, 0.99 * longest(dm, dlam, dxc, dyc))
     return eta, (dz, ds, dlam, dyc), sigma
+
+
+def _cone_eliminated(B: np.ndarray, H_data: np.ndarray, k: int):
+    """:func:`_group_newton`'s solver for ``(d + 1)``-blocks ``(z, s)`` with each group's ``s``
+    eliminated first: ``s`` enters only its own block (the data term acts on ``z``), so
+    ``ds = (r_s - B_sz dz) / B_ss`` and ``dz`` solves the ``d``-block system with
+    ``B_zz - B_zs B_sz / B_ss``, whose factorisation costs ``(d / (d + 1))^3`` of the full one."""
+    d = B.shape[1] - 1
+    b_zs, b_ss = B[:, :d, d], B[:, d, d]
+    reduced = B[:, :d, :d] - b_zs[:, :, None] * (B[:, d, :d] / b_ss[:, None])[:, None, :]
+    solve_z = _group_newton(reduced, H_data, k)
+
+    def solve(r):
+        rs = r[d]
+        dz = solve_z(r[:d] - b_zs.T * (rs / b_ss))
+        ds = (rs - np.einsum("gd,dg->g", B[:, d, :d], dz)) / b_ss
+        return np.vstack([dz, ds[None]])
+
+    return solve
 
 
 def _strictly_inside(margins: np.ndarray, z: np.ndarray, s: np.ndarray) -> bool:
