@@ -14,9 +14,10 @@ so a pattern whose per-pattern value ``kappa_i^+-(lam) = ||Proj_{K_i}(+- X^T D_i
 * seeds a pattern pool from Gaussian gates, hyperplanes through data points and the neurons
   of a short non-convex warm start (:func:`seed_patterns`);
 * prices patterns against a dual point (:func:`price_patterns`): multi-start fixed-point
-  ascent of ``u -> +-lam^T (X u)_+`` on the sphere, single-sample sign flips of the active
-  patterns (the neighbouring cells across their nearest hyperplanes), and perturbations of the
-  current neurons;
+  ascent of ``u -> +-lam^T (X u)_+`` on the sphere (for gated programs also an ascent that
+  moves the gate apart from the weight), single-sample sign flips of the active patterns (the
+  neighbouring cells across their nearest hyperplanes), and perturbations of the current
+  neurons;
 * grows the working set until the search finds no violating pattern (:func:`grow_patterns`).
 
 "No violating pattern found" is the result of a search, not a proof; the proven bound over
@@ -58,6 +59,13 @@ VIOLATION_RTOL = 1e-5
 N_ASCENT_STARTS = 64
 N_ASCENT_STEPS = 15
 N_FLIPS = 16
+#: The gated ascent (:func:`_gated_ascent`): per outer step, ``GATED_INNER_STEPS`` steps of
+#: angle ``GATED_STEP`` on the sigmoid-smoothed gate objective, its temperature
+#: ``GATED_TEMPERATURE`` times each gate's median ``|x_j^T g|``.
+GATED_OUTER_STEPS = 5
+GATED_INNER_STEPS = 5
+GATED_STEP = 0.3
+GATED_TEMPERATURE = 0.3
 DIRECTION_BLOCK = 512  # candidate directions valued at a time (_direction_values)
 MAX_EXACT_PRICING = 300  # cone projections per round at most (exact program)
 SMALL_STEPS = (
@@ -313,6 +321,43 @@ def _ascent(X: np.ndarray, lam: np.ndarray, U: np.ndarray, steps: int) -> tuple:
     return np.concatenate(dirs, axis=1)
 
 
+def _gated_ascent(
+    X: np.ndarray, lam: np.ndarray, U: np.ndarray, steps: int = GATED_OUTER_STEPS
+) -> np.ndarray:
+    """Alternating ascent of the gated dual value ``||X^T D(g) lam||`` over gates ``g``.
+
+    The gated value is ``max_{||u|| <= 1} sum_j 1[x_j^T g >= 0] c_j`` with ``c_j = lam_j
+    x_j^T u``: for a gate the best ``u`` is ``X^T D(g) lam / ||.||``, and for that ``u`` the
+    best gate puts every sample with ``c_j > 0`` on its positive side and every other on its
+    negative side (a weighted halfspace problem). :func:`_ascent` takes ``g = u``, which
+    keeps the samples with ``x_j^T u > 0`` whatever the sign of ``lam_j``; this ascent moves
+    ``g`` instead by ``GATED_INNER_STEPS`` projected gradient steps on the smoothed
+    ``sum_j c_j sigmoid(x_j^T g / tau)``. Starts at the columns of ``U``; returns every
+    iterate (unit columns), so that each visited cell is a candidate.
+    """
+    G = U / np.maximum(np.linalg.norm(U, axis=0), 1e-300)
+    dirs = [G]
+    for _ in range(steps):
+        M = X @ G
+        W = X.T @ (lam[:, None] * (M > 0))
+        norms = np.linalg.norm(W, axis=0)
+        keep = norms > 0
+        if not keep.any():
+            break
+        G, M = G[:, keep], M[:, keep]
+        C = lam[:, None] * (X @ (W[:, keep] / norms[keep]))
+        for _ in range(GATED_INNER_STEPS):
+            tau = GATED_TEMPERATURE * np.median(np.abs(M), axis=0) + 1e-300
+            sig = 1.0 / (1.0 + np.exp(-np.clip(M / tau, -50.0, 50.0)))
+            grad = X.T @ (C * sig * (1.0 - sig) / tau)
+            grad -= G * np.sum(grad * G, axis=0)
+            G = G + GATED_STEP * grad / np.maximum(np.linalg.norm(grad, axis=0), 1e-300)
+            G = G / np.maximum(np.linalg.norm(G, axis=0), 1e-300)
+            M = X @ G
+            dirs.append(G)
+    return np.concatenate(dirs, axis=1)
+
+
 def _small_step_ascent(X: np.ndarray, lam: np.ndarray, U: np.ndarray, steps: int) -> tuple:
     """Projected gradient ascent of ``lam^T (X u)_+`` on the sphere with short steps.
 
@@ -449,10 +494,11 @@ def price_patterns(
     Candidates: every pattern of ``pool``; the cells visited by fixed-point ascent of
     ``+-lam_k^T (X u)_+`` from ``n_starts`` Gaussian directions, from the ``neurons`` (columns,
     first-layer weights of the current network) and from ``+-X^T D_i lam_k`` of the ``active``
-    patterns of ``working``; the neighbours of the active patterns across their ``n_flips``
-    nearest hyperplanes; and random perturbations of the neurons. A candidate violates when its
-    per-pattern value exceeds ``alpha (1 + rtol)``. At most ``max_new`` violators are returned,
-    most violated first.
+    patterns of ``working``; for gated programs also the cells of the gated ascent
+    (:func:`_gated_ascent`) from the same starts; the neighbours of the active patterns across
+    their ``n_flips`` nearest hyperplanes; and random perturbations of the neurons. A candidate
+    violates when its per-pattern value exceeds ``alpha (1 + rtol)``. At most ``max_new``
+    violators are returned, most violated first.
     """
     rng = np.random.default_rng(_seed_int(random_state))
     lam = lam.reshape(X.shape[0], -1)
@@ -479,6 +525,8 @@ def price_patterns(
             if active is not None and active.any():
                 S.append(X.T @ (working.D[:, active] * lk[:, None]))
             gens.append(_ascent(X, lk, np.concatenate(S, axis=1), n_steps))
+            if gated:  # the starts differ by sign (X^T D_i lam_k), so do the cells
+                gens.append(_gated_ascent(X, lk, np.concatenate(S, axis=1)))
             if neurons is not None and neurons.size:
                 gens.append(_small_step_ascent(X, lk, neurons.reshape(d, -1), n_steps))
     if pool is not None:
