@@ -4,6 +4,8 @@ Checked against Clarabel on the same program (same patterns), and through the tr
 certificate and fallback must not depend on the barrier being right.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -138,6 +140,15 @@ def test_nesterov_todd_scaling_and_jordan_algebra():
     assert np.isfinite(eta) and np.min(np.abs(det)) < 1e-8 * np.max(x[0] ** 2)
     inner = x + 0.999 * eta * dx
     assert np.all(inner[0] > np.linalg.norm(inner[1:], axis=0))
+    # A point past its cone's boundary (rounding, late on the path) has no scaling: a clear
+    # FloatingPointError, which stops the primal-dual method, and no NaN or RuntimeWarning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for bad in (edge + 1e-3 * np.r_[-1.0, np.zeros(4)][:, None], -x):
+            with pytest.raises(FloatingPointError, match="left its cone"):
+                _nt_scaling(bad, y)
+            with pytest.raises(FloatingPointError, match="left its cone"):
+                _nt_scaling(x, bad)
 
 
 @pytest.mark.parametrize("task", ["squared", "logistic"])

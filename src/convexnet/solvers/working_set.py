@@ -357,11 +357,16 @@ def _nt_scaling(x: np.ndarray, y: np.ndarray):
     quadratic cone program solvers*, 2010, §4.3): ``xb = x / sqrt(det x)``, ``yb`` likewise,
     ``gamma = sqrt((1 + xb^T yb) / 2)``, ``wb = (yb + J xb) / (2 gamma)``,
     ``v = (wb + e_0) / sqrt(2 (wb_0 + 1))``, ``beta = (det y / det x)^(1/4)``.
-    Returns ``W``, ``W^{-1}`` (``(G, e, e)``) and the scaled point ``W x`` (``(e, G)``).
+    Returns ``W``, ``W^{-1}`` (``(G, e, e)``) and the scaled point ``W x`` (``(e, G)``);
+    raises ``FloatingPointError`` when a column of ``x`` or ``y`` is not strictly inside.
     """
     e = x.shape[0]
     J = np.diag(np.r_[1.0, -np.ones(e - 1)])
     dx, dy = _soc_det(x), _soc_det(y)
+    if not (np.all(dx > 0) and np.all(dy > 0) and np.all(x[0] > 0) and np.all(y[0] > 0)):
+        # A point on or past its cone's boundary by rounding: no scaling exists (the caller
+        # stops the primal-dual method there), and no NaN or RuntimeWarning should follow.
+        raise FloatingPointError("a second-order-cone point left its cone by rounding")
     xb, yb = x / np.sqrt(dx), y / np.sqrt(dy)
     gamma = np.sqrt((1.0 + np.sum(xb * yb, axis=0)) / 2.0)
     wb = yb.copy()
