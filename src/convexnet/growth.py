@@ -524,9 +524,10 @@ def price_patterns(
             S = list(starts)
             if active is not None and active.any():
                 S.append(X.T @ (working.D[:, active] * lk[:, None]))
-            gens.append(_ascent(X, lk, np.concatenate(S, axis=1), n_steps))
+            S = np.concatenate(S, axis=1)
+            gens.append(_ascent(X, lk, S, n_steps))
             if gated:  # the starts differ by sign (X^T D_i lam_k), so do the cells
-                gens.append(_gated_ascent(X, lk, np.concatenate(S, axis=1)))
+                gens.append(_gated_ascent(X, lk, S))
             if neurons is not None and neurons.size:
                 gens.append(_small_step_ascent(X, lk, neurons.reshape(d, -1), n_steps))
     if pool is not None:

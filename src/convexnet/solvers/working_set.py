@@ -223,9 +223,12 @@ def _newton_factor(H: np.ndarray, Cinv: np.ndarray):
 
     A = assembled()
     top = max(float(np.max(np.abs(np.diag(A)))), 1e-300)
-    try:  # A is this function's own copy: factor it in place
-        factor = cho_factor(A, check_finite=False, overwrite_a=True)
-        # A positive finite diagonal of the factor makes every solve finite.
+    try:
+        # A is this function's own copy: LAPACK factors its transpose (Fortran order, the
+        # same memory) in place; its lower triangle is A's upper one, the one read before.
+        factor = cho_factor(A.T, lower=True, check_finite=False, overwrite_a=True)
+        # A non-finite pivot means a failed factorisation. (A solve that still overflows
+        # is left to the callers, which check their Newton steps for finiteness.)
         if np.all(np.isfinite(np.diag(factor[0]))):
             return plain(factor)
     except (LinAlgError, np.linalg.LinAlgError, ValueError):
@@ -503,6 +506,12 @@ def barrier_two_layer(
     return _barrier_path(X, column, alpha, start, s_start=s_start, t_start=t_start, **options)
 
 
+def _start_s(norms: np.ndarray) -> np.ndarray:
+    """The group cones' ``s`` at a start whose groups have these ``norms``: twice each norm
+    plus ``1e-3`` of the largest, strictly inside ``s > ||z||``."""
+    return 2.0 * norms + 1e-3 * max(float(norms.max(initial=0.0)), 1e-300)
+
+
 def _barrier_path(
     X: np.ndarray,
     column: _Column,
@@ -544,7 +553,7 @@ def _barrier_path(
         return datafit.value(p, y)
 
     norms = np.linalg.norm(z, axis=0)
-    s = 2.0 * norms + 1e-3 * max(float(norms.max()), 1e-300)
+    s = _start_s(norms)
     if s_start is not None:
         s = np.array(s_start, dtype=float, copy=True)
         if s.shape != (G,) or not np.all(s * s - norms * norms > 0) or not np.all(s > 0):
@@ -836,13 +845,10 @@ def _ray_central_scale(X: np.ndarray, column: _Column, alpha: float, start: np.n
     """
     S, datafit, y, F = column.S, column.datafit, column.y, column.F
     n, G = S.shape
-    norms = np.linalg.norm(start, axis=0)
-    s = 2.0 * norms + 1e-3 * max(float(norms.max(initial=0.0)), 1e-300)
+    cost = alpha * float(_start_s(np.linalg.norm(start, axis=0)).sum())
     pred = _predictions(F, start)
-    f = datafit.value(pred, y) + alpha * float(s.sum())
     degree = n * G + 2 * G
-    t = degree / max(abs(f), 1e-300)
-    cost = alpha * float(s.sum())
+    t = degree / max(abs(datafit.value(pred, y) + cost), 1e-300)
 
     def excess(log_c):
         c = np.exp(log_c)
