@@ -431,3 +431,39 @@ def test_the_primal_dual_start_is_central_along_its_ray(task):
     h = 1e-6 * c
     slope = (f(c + h) - f(c - h)) / (2 * h)
     assert t * c * slope == pytest.approx(degree, rel=1e-6)
+
+
+def test_hand_off_starts_strictly_inside_the_group_cones():
+    from convexnet.solvers.working_set import _inside_group_cones
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((5, 8)) * np.array([1, 1e-3, 1e-9, 0, 1, 1, 1e-12, 2])
+    norms = np.linalg.norm(z, axis=0)
+    s = norms * np.array([2.0, 1.5, 1.0, 0.0, 1.0 - 1e-17, 1.0 + 1e-3, 0.5, 3.0])
+    inside = _inside_group_cones(s, z)
+    assert np.all(inside > 0) and np.all(inside * inside - norms * norms > 0)
+    assert np.all(inside >= s)
+    well = np.array([0, 1, 5, 7])  # already strictly inside: unchanged
+    assert np.array_equal(inside[well], s[well])
+    # a raised entry moves by a hair, not to the start's "twice the norm"
+    assert inside[4] <= norms[4] * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("task", ["squared", "logistic"])
+def test_tight_solves_take_the_primal_dual_method_on_wide_data(task, monkeypatch):
+    import convexnet.solvers.working_set as ws
+
+    X, Y, pat, loss, alpha = _data(task, 4, n=120, d=5, n_patterns=15)
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10).objective
+    narrow = solve_two_layer_barrier(program, tol=1e-7)  # 6 columns: the barrier
+    monkeypatch.setattr(ws, "PD_TIGHT_MIN_COLUMNS", X.shape[1])
+    wide = solve_two_layer_barrier(program, tol=1e-7)  # now "wide": the primal-dual method
+    forced = solve_two_layer_barrier(program, tol=1e-7, method="primal-dual")
+    barrier = solve_two_layer_barrier(program, tol=1e-7, method="barrier")
+    assert narrow.iterations == barrier.iterations
+    assert wide.iterations == forced.iterations != barrier.iterations
+    for sol in (narrow, wide):
+        assert sol.status == "optimal"
+        assert program.cone_violation(sol.V, sol.W) == 0.0
+        assert ref * (1 - 1e-9) <= sol.objective <= ref * (1 + 1e-6)
