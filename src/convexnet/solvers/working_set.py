@@ -113,7 +113,9 @@ PD_ALONE_TOL = 1e-5
 #: and 56 patterns, 227 steps against 179 (114 s against 93 s) and 46 against 250 (17 s against
 #: 65 s). At d = 11-31 the barrier kept the lead: planted regression, d = 21, 8.6 s against
 #: 11.9 s; planted classification, d = 21, 99.5 s against 188 s (three of 20 primal-dual paths
-#: stalled near 1e-5 and crawled 450-580 steps); diabetes and breast cancer about even.
+#: stalled near 1e-5 and crawled 450-580 steps); diabetes and breast cancer about even. Near
+#: the threshold it is a toss-up: planted regression at 31 and 41 columns, 26.7 s against
+#: 30.8 s and 33.8 s against 32.0 s (each path has sets where it stalls and crawls).
 PD_TIGHT_MIN_COLUMNS = 40
 #: Row screening (:func:`_screened_barrier`): each group keeps at first the
 #: ``SCREEN_ROWS_PER_FEATURE * d`` cone rows nearest its start's hyperplane and as many nearest
