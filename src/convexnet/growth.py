@@ -336,9 +336,9 @@ def _gated_ascent(
     iterate (unit columns), so that each visited cell is a candidate.
     """
     G = U / np.maximum(np.linalg.norm(U, axis=0), 1e-300)
+    M = X @ G  # kept current with G: each inner step ends by recomputing it
     dirs = [G]
     for _ in range(steps):
-        M = X @ G
         W = X.T @ (lam[:, None] * (M > 0))
         norms = np.linalg.norm(W, axis=0)
         keep = norms > 0
