@@ -467,3 +467,80 @@ def test_tight_solves_take_the_primal_dual_method_on_wide_data(task, monkeypatch
         assert sol.status == "optimal"
         assert program.cone_violation(sol.V, sol.W) == 0.0
         assert ref * (1 - 1e-9) <= sol.objective <= ref * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("task", ["squared", "logistic"])
+def test_a_primal_dual_path_ending_far_from_its_gap_restarts_the_barrier(task, monkeypatch):
+    """Above PD_RESTART_GAP the barrier starts afresh instead of continuing the path."""
+    import convexnet.solvers.working_set as ws
+    from convexnet.solvers.working_set import barrier_columns, primal_dual_two_layer
+
+    X, Y, pat, loss, alpha = _data(task, 6, n=80, n_patterns=12)
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10).objective
+    gen = central_generators(X, pat.D, pat.generators)
+    start = 0.1 * np.hstack([gen, gen])
+    monkeypatch.setattr(ws, "PD_MAX_ITER", 1)  # the path ends after one step, far from 1e-8
+    with pytest.raises(BarrierFailure, match="stopped at relative gap") as failure:
+        primal_dual_two_layer(X, Y[:, 0], pat.D, alpha, start, loss=task, rel_gap=1e-8)
+    spent = failure.value.newton_steps
+    assert spent >= 1
+    barrier = barrier_columns(X, Y, pat.D, gen, alpha, task, [0.1], method="barrier")
+    restarted = barrier_columns(X, Y, pat.D, gen, alpha, task, [0.1], method="primal-dual")
+    assert np.array_equal(restarted[0], barrier[0])  # the barrier's own path from the start
+    assert restarted[2] == barrier[2] + spent  # its Newton steps count the abandoned ones
+    P = program.n_patterns
+    Z = restarted[0]
+    V, W = np.transpose(Z[:, :, :P], (2, 0, 1)), np.transpose(Z[:, :, P:], (2, 0, 1))
+    assert program.objective(V, W) == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.parametrize("task", ["squared", "logistic"])
+def test_accept_tol_keeps_a_stalled_primal_dual_iterate(task, monkeypatch):
+    """A path that stops within accept_tol is returned as it is (no hand-off); the trainer's
+    certificate then decides, and a re-solve follows the path to the asked gap."""
+    import convexnet.solvers.working_set as ws
+
+    X, Y, pat, loss, alpha = _data(task, 7, n=120, n_patterns=15)
+    program = TwoLayerProgram(X, Y, pat.D, pat.generators, loss, alpha)
+    ref = solve_two_layer_conic(program, solver="CLARABEL", tol=1e-10).objective
+    monkeypatch.setattr(ws, "PD_MAX_ITER", 12)  # stops short of 1e-10, below PD_RESTART_GAP
+    monkeypatch.setattr(ws, "PD_RESTART_GAP", 1.0)
+    kept = solve_two_layer_barrier(program, tol=1e-10, method="primal-dual", accept_tol=1.0)
+    full = solve_two_layer_barrier(program, tol=1e-10, method="primal-dual")
+    assert kept.iterations < full.iterations  # no hand-off
+    for sol in (kept, full):
+        assert program.cone_violation(sol.V, sol.W) == 0.0
+        assert sol.objective >= ref * (1 - 1e-9)
+    assert full.objective == pytest.approx(ref, rel=1e-7)
+    gap = (kept.objective - ref) / ref
+    assert 1e-10 < gap < 1.0  # short of the asked gap, within the accepted one
+
+
+def test_the_primal_dual_method_stops_for_slow_progress_only_at_small_gaps(monkeypatch):
+    """Slow steps far from the optimum do not end the path (PD_SLOW_BELOW)."""
+    import convexnet.solvers.working_set as ws
+    from convexnet.solvers.working_set import primal_dual_two_layer
+
+    X, Y, pat, loss, alpha = _data("logistic", 8, n=120, n_patterns=15)
+    gen = central_generators(X, pat.D, pat.generators)
+    start = 0.1 * np.hstack([gen, gen])
+    args = (X, Y[:, 0], pat.D, alpha, start)
+    monkeypatch.setattr(ws, "PD_RESTART_GAP", np.inf)
+    monkeypatch.setattr(ws, "PD_SLOW_BELOW", np.inf)  # the earlier rule: slow anywhere stops it
+    calls = []
+    real = ws._primal_dual_step
+
+    def short(*a):  # steps of 0.12 at most: not "short" (0.1), but five never halve the gap
+        eta, direction, sigma = real(*a)
+        calls.append(eta)
+        return min(eta, 0.12), direction, sigma
+
+    monkeypatch.setattr(ws, "_primal_dual_step", short)
+    monkeypatch.setattr(ws, "PD_MAX_ITER", 20)
+    primal_dual_two_layer(*args, loss="logistic", rel_gap=1e-8)
+    early = len(calls)
+    calls.clear()
+    monkeypatch.setattr(ws, "PD_SLOW_BELOW", 1e-4)
+    primal_dual_two_layer(*args, loss="logistic", rel_gap=1e-8)
+    assert early == 5 and len(calls) == 20  # it went on to the iteration limit
