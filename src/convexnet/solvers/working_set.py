@@ -84,7 +84,7 @@ PD_MAX_ITER = 60
 #: steps): on a working set of planted classification (n = 1000, d = 21, 86 patterns) its
 #: steps were 0.03-0.6 long near 1e-2, it stopped there, and the barrier's hand-off from that
 #: point crawled 350 Newton steps (33.6 s) to a point certified at 8.8e-4; going on, it reached
-#: 1e-5 in 35 steps (7.5 s in all).
+#: 1e-5 in 35 iterations (45 Newton steps with its first centring, 7.3-7.5 s).
 PD_SLOW_BELOW = 1e-4
 #: A primal-dual path that ends above this relative gap is not handed to the barrier: the
 #: barrier restarts from the start (the same set: 17.7 s with the restart, certified 5.8e-6).
@@ -1296,8 +1296,9 @@ def solve_two_layer_barrier(
     ``"barrier"`` force one (:func:`barrier_columns`). The barrier screens the cone rows
     (``screen``; :func:`_screened_barrier`), near the warm start's groups too. A primal-dual
     path that stalls at a relative gap of at most ``accept_tol`` is returned without the
-    barrier's hand-off (:func:`primal_dual_two_layer`'s ``accept_gap``; the trainer passes its
-    target gap on its first attempt and certifies the result).
+    barrier's hand-off, with status ``"optimal"`` (:func:`primal_dual_two_layer`'s
+    ``accept_gap``; the trainer passes ``BARRIER_ACCEPT_FRACTION`` of its target gap on its
+    first attempt and certifies the result).
 
     Every group starts at its pattern's generator (strictly inside the cone; a pattern whose
     generator is not is a failure), scaled to the warm start's typical group norm when one is
