@@ -422,9 +422,9 @@ def train_two_layer(
     of :mod:`convexnet.solvers.working_set` first (exact regularised program, squared or
     logistic loss; its first tolerance as above, its start scaled to ``warm_start``'s group
     norms; on that first attempt a primal-dual path that stalls within
-    ``BARRIER_ACCEPT_FRACTION * tol`` is kept
-    without the barrier's hand-off), certify its result exactly like the conic solvers' and
-    fall back to Clarabel then SCS if it fails or stays above ``tol``.
+    ``BARRIER_ACCEPT_FRACTION * tol`` is kept without the barrier's hand-off), certify its
+    result exactly like the conic solvers' and fall back to Clarabel then SCS if it fails or
+    stays above ``tol``.
     """
     program = TwoLayerProgram(
         X, Y, patterns.D, patterns.generators, loss, alpha, gated=gated, interpolate=interpolate
@@ -454,15 +454,15 @@ def train_two_layer(
     else:
         conic_iter = 200 if max_iter is None else max_iter
 
-        first_barrier = [True]
+        barrier_first_tol = tol * BARRIER_FIRST_TOL
 
         def solve(name, solver_tol):
             if name == "barrier":
                 # The first attempt keeps a primal-dual path that stalls within a fraction of
-                # ``tol`` (the certificate decides); a re-solve follows the path to
-                # ``solver_tol``.
-                accept = tol * BARRIER_ACCEPT_FRACTION if first_barrier[0] else None
-                first_barrier[0] = False
+                # ``tol`` (the certificate decides); a re-solve, at a tighter ``solver_tol``,
+                # follows the path to it.
+                first = solver_tol == barrier_first_tol
+                accept = tol * BARRIER_ACCEPT_FRACTION if first else None
                 solution = solve_two_layer_barrier(
                     program, tol=solver_tol, warm_start=warm_start, accept_tol=accept
                 )
@@ -486,7 +486,7 @@ def train_two_layer(
             lambda solution: _recover_and_certify(program, solution, patterns, interpolate),
             tol=tol,
             initial_tol=lambda name: (
-                tol * BARRIER_FIRST_TOL if name == "barrier" else min(1e-8, tol * 1e-2)
+                barrier_first_tol if name == "barrier" else min(1e-8, tol * 1e-2)
             ),
             verbose=verbose,
         )

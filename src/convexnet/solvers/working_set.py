@@ -1200,6 +1200,7 @@ def barrier_columns(
     method: str = "auto",
     screen: bool = True,
     directions: list | None = None,
+    accept_gap: float | None = None,
     **options,
 ) -> tuple:
     """The interior-point solve of every output column of ``Y`` (decoupled, SPEC.md §1.7).
@@ -1211,7 +1212,7 @@ def barrier_columns(
     cone rows (``2 n P``), the latter above. The barrier screens the cone rows
     (:func:`_screened_barrier`; ``screen=False`` keeps them all), helped by
     ``directions[k]`` (``d x 2P``, e.g. a warm start's ``[V, W]``, or ``None``) for column
-    ``k``. ``options`` go to both (``accept_gap`` to the primal-dual method only); the
+    ``k``, and ``accept_gap`` goes to the primal-dual method. ``options`` go to both; the
     barrier's :class:`BarrierFailure` propagates. Returns ``Z`` (``d x c x 2P``, ``[V, W]``
     per column), the cone rows' multipliers (``n x c x 2P``), the number of Newton steps in
     all (an abandoned primal-dual path's included), and the
@@ -1223,7 +1224,6 @@ def barrier_columns(
     (n, d), c, P = X.shape, Y.shape[1], D.shape[1]
     if method == "auto":
         method = "primal-dual" if 2 * n * P <= PD_MAX_ROWS else "barrier"
-    accept_gap = options.pop("accept_gap", None)
     Z = np.zeros((d, c, 2 * P))
     mult = np.zeros((n, c, 2 * P))
     steps, stopped = 0, []
